@@ -1,0 +1,161 @@
+"""Build an mmengine Runner from a gml config, then train or test with it.
+
+A config trains ``cfg.algorithm`` when it has one, else ``cfg.model``.
+Everything that can be checked before the Runner exists (the config, the
+model, the data on disk) is checked first, so a mistake ends with one
+message and an untouched work dir; a run that fails later without having
+saved a checkpoint removes what it wrote, so ``--resume`` is never misled.
+"""
+import inspect
+import os
+import os.path as osp
+import shutil
+from typing import Dict, Optional, Sequence
+
+from ..errors import ConfigError
+from .distributed import LAUNCHERS, init_cpu_distributed
+
+
+def prepare_config(config: str, work_dir: Optional[str] = None,
+                   cfg_options: Optional[dict] = None,
+                   resume: Optional[str] = None, amp: bool = False,
+                   launcher: str = 'none', load_from: Optional[str] = None):
+    """Load ``config`` and apply the command-line overrides to it.
+
+    ``resume='auto'`` continues from the work dir's last checkpoint; any
+    other string is a checkpoint path to resume from.
+    """
+    from ..utils.config import load_config
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f'--launcher: expected one of {LAUNCHERS}, found '
+                          f'{launcher!r}')
+    cfg = load_config(config, cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    if 'model' not in cfg and 'algorithm' not in cfg:
+        raise ConfigError(f'{config}: expected a `model` or an `algorithm` '
+                          'to train, found neither')
+    if amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise ConfigError('--amp: mixed precision needs a CUDA GPU, and '
+                              'none is available')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise ConfigError(f'--resume: checkpoint not found: {resume}')
+        cfg.resume, cfg.load_from = True, resume
+    if load_from is not None:
+        cfg.load_from = load_from
+    cfg.launcher = launcher
+    return cfg
+
+
+def _build_network(cfg):
+    from ..registry import build_algorithm, build_model
+    if cfg.get('algorithm') is not None:
+        return build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
+    return build_model(cfg.model)
+
+
+def build_runner(cfg):
+    """Check the data, build the model or algorithm, and return a Runner."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    from mmengine.runner.utils import set_random_seed
+
+    from .. import engine  # noqa: F401  (gml's wrappers and loader)
+    from ..datasets import check_data_available
+    from ..registry import translate_build_errors
+
+    init_cpu_distributed(cfg.get('launcher', 'none'))
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    check_data_available(cfg)
+    randomness = cfg.get('randomness') or {}
+    if randomness.get('seed') is not None:
+        set_random_seed(**randomness)
+    if cfg.get('launcher', 'none') != 'none' and \
+            cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='gml.DeviceAwareDDP', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    network = _build_network(cfg)
+    skip = {'self', 'model', 'cfg'}
+    kwargs = {name: cfg[name]
+              for name in inspect.signature(Runner.__init__).parameters
+              if name not in skip and name in cfg}
+    with translate_build_errors(cfg):
+        return Runner(model=network, cfg=cfg, **kwargs)
+
+
+def _checkpoints(work_dir: str) -> set:
+    if not osp.isdir(work_dir):
+        return set()
+    return {f for f in os.listdir(work_dir) if f.endswith('.pth')}
+
+
+def _discard_partial_run(work_dir: str, existed_before: Sequence[str],
+                         dir_existed: bool) -> None:
+    """Remove what a failed run wrote, unless it saved a checkpoint."""
+    from mmengine.dist import is_main_process
+    if not is_main_process() or not osp.isdir(work_dir):
+        return
+    if _checkpoints(work_dir) - set(existed_before):
+        return  # progress was saved: keep it so --resume can continue
+    if not dir_existed:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        return
+    for name in set(os.listdir(work_dir)) - set(existed_before):
+        path = osp.join(work_dir, name)
+        if osp.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+
+
+def _final_metrics(runner, prefix: str) -> Dict[str, float]:
+    scalars = runner.message_hub.log_scalars
+    timing = {'time', 'data_time'}
+    return {k[len(prefix):]: float(v.current())
+            for k, v in scalars.items()
+            if k.startswith(prefix) and k[len(prefix):] not in timing}
+
+
+def _run(cfg, action: str):
+    from ..registry import translate_build_errors
+    work_dir = cfg.work_dir
+    dir_existed = osp.isdir(work_dir)
+    before = os.listdir(work_dir) if dir_existed else []
+    try:
+        runner = build_runner(cfg)
+        with translate_build_errors(cfg):
+            if action == 'train':
+                runner.train()
+                return _final_metrics(runner, 'val/')
+            return runner.test()
+    except BaseException:
+        if action == 'train':
+            _discard_partial_run(work_dir, before, dir_existed)
+        raise
+
+
+def train(cfg) -> Dict[str, float]:
+    """Train as the config says; return the last validation metrics."""
+    return _run(cfg, 'train')
+
+
+def test(cfg, checkpoint: str) -> Dict[str, float]:
+    """Evaluate ``checkpoint`` on the config's test set; return the metrics."""
+    if not osp.isfile(checkpoint):
+        raise ConfigError(f'checkpoint not found: {checkpoint}')
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    if cfg.get('test_dataloader') is None:
+        raise ConfigError('test_dataloader: the config defines no test set')
+    return _run(cfg, 'test')

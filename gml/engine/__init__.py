@@ -1,0 +1,5 @@
+"""Parts that plug into the mmengine Runner: model wrappers, hooks, loops."""
+from . import checkpoint  # noqa: F401  (registers the local loader)
+from .ddp import DeviceAwareDDP
+
+__all__ = ['DeviceAwareDDP']

@@ -1,0 +1,21 @@
+"""Reading mmengine checkpoints on torch >= 2.6.
+
+torch 2.6 made ``torch.load`` default to ``weights_only=True``, which refuses
+the message-hub and numpy objects that mmengine stores in every checkpoint,
+so ``--resume``, ``load_from`` and ``tools/test.py`` would fail. gml
+re-registers mmengine's loader for local files to load them as mmengine
+wrote them. Only load checkpoints you trust, as with any pickle.
+"""
+import os.path as osp
+
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+
+@CheckpointLoader.register_scheme(prefixes='', force=True)
+def load_local_checkpoint(filename, map_location=None):
+    """Load a local checkpoint file written by mmengine or torch.save."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch.load(filename, map_location=map_location, weights_only=False)

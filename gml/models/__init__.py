@@ -1,0 +1,8 @@
+"""Model building blocks (backbones, heads, ops, losses, connectors).
+
+``build_algorithm`` is also importable from here, as the design guide shows
+(``from gml.models import build_algorithm``).
+"""
+from ..registry import MODELS, build_algorithm, build_model
+
+__all__ = ['MODELS', 'build_algorithm', 'build_model']

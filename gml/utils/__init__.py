@@ -1,0 +1,1 @@
+"""Small helpers shared by the tools: config loading, CLI error handling."""

@@ -1,0 +1,57 @@
+"""Install gml: ``pip install -e .`` (add ``[tests]`` for the test suite)."""
+import os
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    scope = {}
+    with open(os.path.join(HERE, 'gml', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+INSTALL_REQUIRES = [
+    'torch>=2.1,<2.15',
+    'torchvision>=0.16,<0.30',
+    'mmengine>=0.10.4,<0.11',
+    'mmcv-lite>=2.0,<2.3',
+    'mmpretrain>=1.2,<1.3',
+    # mmpretrain's own imports that its package metadata leaves out
+    'einops', 'importlib-metadata', 'mat4py', 'modelindex',
+    'numpy>=1.24',
+    'scikit-learn>=1.3',
+    'scikit-optimize>=0.10.2',
+    'pyyaml>=6',
+    'click>=8',
+    'numba>=0.58',
+    'rich>=13',
+    'matplotlib>=3.7',
+]
+
+EXTRAS = {
+    'tests': ['pytest>=7', 'pytest-timeout>=2'],
+    'bench': ['optuna>=3.6'],
+}
+
+setup(
+    name='gml',
+    version=read_version(),
+    description='AutoML and model compression for OpenMMLab training: '
+                'distillation, NAS, pruning, quantization and '
+                'hyper-parameter search from one config block.',
+    long_description=open(os.path.join(HERE, 'README.md')).read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['gml', 'gml.*']),
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    license='Apache-2.0',
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)

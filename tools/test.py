@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint on a config's test set.
+
+Examples:
+    python tools/test.py configs/digits/resnet_digits.py work_dirs/resnet_digits/epoch_30.pth
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gml.utils.cli import run_cli  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config', help='config file the checkpoint was '
+                        'trained with')
+    parser.add_argument('checkpoint', help='checkpoint file (.pth)')
+    parser.add_argument('--work-dir', help='where the test log goes')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='override config keys')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                        default='none', help='how processes were started')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    from gml.apis import prepare_config, test
+    from gml.utils.config import parse_cfg_options
+    cfg = prepare_config(args.config, work_dir=args.work_dir,
+                         cfg_options=parse_cfg_options(args.cfg_options),
+                         launcher=args.launcher)
+    metrics = test(cfg, args.checkpoint)
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        summary = ', '.join(f'{k}={v:.2f}' for k, v in sorted(metrics.items()))
+        print(f'gml: test metrics: {summary}')
+
+
+if __name__ == '__main__':
+    run_cli(main, 'test.py')

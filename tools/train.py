@@ -1,0 +1,60 @@
+#!/usr/bin/env python
+"""Train a model, or an algorithm wrapping one, from an mmengine config.
+
+Examples:
+    python tools/train.py configs/digits/resnet_digits.py
+    python tools/train.py CONFIG --work-dir work_dirs/run1 --resume
+    python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=5
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gml.utils.cli import run_cli  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config', help='training config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        metavar='CHECKPOINT',
+                        help='resume from CHECKPOINT, or without a value from '
+                        'the latest checkpoint in the work dir')
+    parser.add_argument('--load-from', help='initialise weights from this '
+                        'checkpoint (no optimizer state)')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (CUDA only)')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='override config keys, e.g. '
+                        'optim_wrapper.optimizer.lr=0.05')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                        default='none', help='how processes were started')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    from gml.apis import prepare_config, train
+    from gml.utils.config import parse_cfg_options
+    cfg = prepare_config(args.config, work_dir=args.work_dir,
+                         cfg_options=parse_cfg_options(args.cfg_options),
+                         resume=args.resume, amp=args.amp,
+                         launcher=args.launcher, load_from=args.load_from)
+    metrics = train(cfg)
+    from mmengine.dist import is_main_process
+    if is_main_process() and metrics:
+        summary = ', '.join(f'{k}={v:.2f}' for k, v in sorted(metrics.items()))
+        print(f'gml: final validation metrics: {summary}')
+        print(f'gml: work dir: {cfg.work_dir}')
+
+
+if __name__ == '__main__':
+    run_cli(main, 'train.py')
