@@ -19,8 +19,6 @@ INSTALL_REQUIRES = [
     'mmengine>=0.10.4,<0.11',
     'mmcv-lite>=2.0,<2.3',
     'mmpretrain>=1.2,<1.3',
-    # mmpretrain's own imports that its package metadata leaves out
-    'einops', 'importlib-metadata', 'mat4py', 'modelindex',
     'numpy>=1.24',
     'scikit-learn>=1.3',
     'scikit-optimize>=0.10.2',

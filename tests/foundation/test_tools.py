@@ -1,0 +1,133 @@
+"""tools/train.py, test.py and dist_train.sh run end to end as a user runs them."""
+import os
+import re
+import sys
+
+import pytest
+import torch
+
+from ..conftest import REPO, run_tool
+
+CONFIG = 'configs/baseline/digits_resnet.py'
+SHORT = ['--cfg-options', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
+         'default_hooks.checkpoint.interval=1']
+
+
+def _train(work_dir, *extra, config=CONFIG):
+    return run_tool([sys.executable, 'tools/train.py', config, '--work-dir',
+                     str(work_dir), *extra])
+
+
+def _metric(output, label):
+    match = re.search(label + r'.*accuracy/top1=([0-9.]+)', output)
+    assert match, output[-3000:]
+    return float(match.group(1))
+
+
+@pytest.mark.slow
+def test_train_then_test_gives_the_same_accuracy(tmp_path):
+    run = _train(tmp_path, *SHORT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    trained = _metric(run.stdout, 'final validation metrics')
+    assert 10.0 <= trained <= 100.0
+    ckpt = tmp_path / 'epoch_2.pth'
+    assert ckpt.is_file()
+    test = run_tool([sys.executable, 'tools/test.py', CONFIG, str(ckpt),
+                     '--work-dir', str(tmp_path / 'test')])
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert _metric(test.stdout, 'test metrics') == pytest.approx(trained,
+                                                                 abs=0.01)
+
+
+@pytest.mark.slow
+def test_resume_continues_where_the_run_stopped(tmp_path):
+    # Without random augmentation (whose numpy state mmengine does not
+    # checkpoint), 1 epoch + resume + 1 epoch must equal 2 epochs exactly.
+    config = tmp_path / 'no_aug.py'
+    config.write_text(f"_base_ = [{BASE!r}]\n"
+                      "train_dataloader = dict(dataset=dict("
+                      "pipeline=[dict(type='PackInputs')]))\n")
+    straight = _train(tmp_path / 'straight', *SHORT, config=str(config))
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    first = _train(tmp_path / 'split', '--cfg-options', 'train_cfg.max_epochs=1',
+                   'train_cfg.val_interval=1', config=str(config))
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = _train(tmp_path / 'split', '--resume', *SHORT, config=str(config))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = resumed.stdout + resumed.stderr
+    assert 'resumed' in log.lower()
+    assert 'Epoch(train) [1]' not in log  # epoch 1 was not trained again
+    a = torch.load(tmp_path / 'straight' / 'epoch_2.pth', weights_only=False)
+    b = torch.load(tmp_path / 'split' / 'epoch_2.pth', weights_only=False)
+    assert a['meta']['epoch'] == b['meta']['epoch'] == 2
+    for key, value in a['state_dict'].items():
+        assert torch.allclose(value.float(), b['state_dict'][key].float(),
+                              atol=1e-5), key
+
+
+BASE = os.path.join(REPO, CONFIG)
+
+
+def _bad_config(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize('name,text,expected', [
+    (None, None, 'config file not found'),
+    ('syntax.py', "model = dict(type='X'\n", 'syntax error (line 1)'),
+    ('unknown.py', f"_base_ = [{BASE!r}]\n"
+     "model = dict(backbone=dict(type='ResNett_CIFAR'))\n",
+     "unknown type 'ResNett_CIFAR' at model.backbone.type: searched the "
+     "mmpretrain::model registry and its parents; close matches:"),
+    ('late.py', f"_base_ = [{BASE!r}]\n"
+     "val_dataloader = dict(dataset=dict(pipeline=[dict(type='PackInput')]))\n",
+     "unknown type 'PackInput' at val_dataloader.dataset.pipeline[0].type"),
+    ('nodata.py', "_base_ = ['{}']\n".format(os.path.join(
+        REPO, 'configs/baseline/cifar10_resnet18.py')) +
+     "train_dataloader = dict(dataset=dict(data_root='/no/such/dir'))\n",
+     'train_dataloader.dataset: CIFAR10 data not found: expected the folder '
+     '/no/such/dir/cifar-10-batches-py'),
+])
+def test_bad_input_gives_one_message_and_no_work_dir(tmp_path, name, text,
+                                                     expected):
+    config = _bad_config(tmp_path, name, text) if name else \
+        str(tmp_path / 'missing.py')
+    work_dir = tmp_path / 'work'
+    run = _train(work_dir, config=config)
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: ') and expected in last, last
+    assert 'Traceback' not in run.stderr
+    assert not work_dir.exists()
+
+
+@pytest.mark.slow
+def test_failed_run_keeps_earlier_results_and_resume_still_works(tmp_path):
+    good = _train(tmp_path, '--cfg-options', 'train_cfg.max_epochs=1',
+                  'train_cfg.val_interval=1')
+    assert good.returncode == 0, good.stderr[-3000:]
+    before = sorted(os.listdir(tmp_path))
+    late = _bad_config(tmp_path.parent, 'late_fail.py', f"_base_ = [{BASE!r}]\n"
+                       "train_dataloader = dict(dataset=dict("
+                       "pipeline=[dict(type='PackInput')]))\n")
+    bad = _train(tmp_path, '--resume', config=late)
+    assert bad.returncode == 2
+    assert sorted(os.listdir(tmp_path)) == before
+    resumed = _train(tmp_path, '--resume', *SHORT)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (tmp_path / 'epoch_2.pth').is_file()
+
+
+@pytest.mark.slow
+def test_dist_train_with_two_gloo_processes(tmp_path):
+    run = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+                    str(tmp_path), *SHORT], env={'PORT': '29517'})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    log = run.stdout + run.stderr
+    # 1,438 training images, batch 64 per process, 2 processes: 12 iterations
+    assert 'Epoch(train) [2][12/12]' in log
+    assert 'Epoch(train) [2][23/23]' not in log
+    assert _metric(run.stdout, 'final validation metrics') > 10.0
+    assert run.stdout.count('final validation metrics') == 1  # rank 0 only
