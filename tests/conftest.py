@@ -23,3 +23,30 @@ def repo():
 @pytest.fixture
 def python():
     return sys.executable
+
+
+def slurm_ready():
+    """True when a Slurm controller answers and has a usable node."""
+    import shutil
+    if shutil.which('sinfo') is None or shutil.which('srun') is None:
+        return False
+    try:
+        out = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True,
+                             text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    states = out.stdout.split()
+    return out.returncode == 0 and any(
+        s.rstrip('*~#') in ('idle', 'mixed', 'allocated') for s in states)
+
+
+@pytest.fixture
+def slurm():
+    """A reachable Slurm cluster: CI must have one (fail), elsewhere skip."""
+    if not slurm_ready():
+        message = ('no Slurm cluster answers (start one with '
+                   '`sudo bash tools/start_local_slurm.sh`)')
+        if os.environ.get('CI'):
+            pytest.fail(message + '; CI must run the Slurm tests')
+        pytest.skip(message)
+    return True

@@ -1,0 +1,54 @@
+"""`import gml` stays light, and every shipped config builds."""
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import REPO
+
+
+def _modules_after(statement):
+    code = f'import sys; {statement}; print(" ".join(sorted(sys.modules)))'
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                         capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_import_gml_and_gml_space_load_no_heavy_framework():
+    loaded = _modules_after('import gml, gml.space')
+    for heavy in ('torch', 'mmengine', 'mmpretrain', 'numpy', 'sklearn'):
+        assert heavy not in loaded, heavy
+
+
+def test_version_is_exposed():
+    import gml
+    assert gml.__version__.count('.') == 2
+
+
+SHIPPED = sorted(
+    p for p in glob.glob(os.path.join(REPO, 'configs', '**', '*.py'),
+                         recursive=True)
+    if f'{os.sep}_base_{os.sep}' not in p)
+
+
+@pytest.mark.parametrize('path', SHIPPED,
+                         ids=[os.path.relpath(p, REPO) for p in SHIPPED])
+def test_every_shipped_config_loads_and_builds(path):
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from gml.registry import build_algorithm, build_model
+    from gml.utils.config import load_config
+    cfg = load_config(path)
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    if cfg.get('algorithm') is not None:
+        network = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
+    else:
+        network = build_model(cfg.model)
+    assert sum(p.numel() for p in network.parameters()) > 0
+    for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper',
+                'train_cfg'):
+        assert cfg.get(key) is not None, key
+    assert isinstance(network, torch.nn.Module)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Start a one-node Slurm cluster on this machine (for tests and demos).
+# Needs root and Debian's slurm-wlm + munge (installed if missing).
+# Usage: sudo bash tools/start_local_slurm.sh [STATE_DIR]
+# Writes /etc/slurm/slurm.conf, keeps state, spool and logs in STATE_DIR
+# (default: a new temp dir), and waits until the node accepts jobs.
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+    echo "start_local_slurm.sh: needs root (it installs packages and starts daemons)" >&2
+    exit 2
+fi
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+fi
+DIR=${1:-$(mktemp -d /tmp/gml-slurm.XXXXXX)}
+mkdir -p "$DIR/state" "$DIR/spool" /etc/slurm /run/munge /var/log/munge /var/lib/munge
+HOST=$(hostname -s)
+CPUS=$(nproc)
+MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
+
+# munge authenticates slurm's messages; one key per machine is enough here.
+if [ ! -s /etc/munge/munge.key ]; then
+    mkdir -p /etc/munge
+    dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null
+fi
+chown -R munge:munge /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
+chmod 0400 /etc/munge/munge.key
+if ! pgrep -x munged >/dev/null; then
+    runuser -u munge -- /usr/sbin/munged || /usr/sbin/munged --force
+fi
+
+cat > /etc/slurm/slurm.conf <<CONF
+ClusterName=gml-local
+SlurmctldHost=$HOST
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool
+SlurmctldPidFile=$DIR/slurmctld.pid
+SlurmdPidFile=$DIR/slurmd.pid
+SlurmctldLogFile=$DIR/slurmctld.log
+SlurmdLogFile=$DIR/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MinJobAge=3600
+KillWait=5
+NodeName=$HOST CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+CONF
+
+pkill -x slurmctld 2>/dev/null || true
+pkill -x slurmd 2>/dev/null || true
+sleep 1
+/usr/sbin/slurmctld -c
+/usr/sbin/slurmd -c
+for _ in $(seq 1 30); do
+    if sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
+        echo "slurm: one-node cluster up on $HOST (partition debug, $CPUS CPUs, state in $DIR)"
+        exit 0
+    fi
+    sleep 1
+done
+echo "start_local_slurm.sh: the node did not become idle; logs in $DIR" >&2
+sinfo >&2 || true
+exit 1
