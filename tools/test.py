@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gml.utils.cli import run_cli  # noqa: E402
+from gml.utils.cli import add_runner_arguments, run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -20,12 +20,7 @@ def parse_args(argv=None):
                         'trained with')
     parser.add_argument('checkpoint', help='checkpoint file (.pth)')
     parser.add_argument('--work-dir', help='where the test log goes')
-    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
-                        help='override config keys')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
-                        default='none', help='how processes were started')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
+    add_runner_arguments(parser)
     return parser.parse_args(argv)
 
 

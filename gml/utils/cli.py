@@ -18,3 +18,15 @@ def run_cli(main: Callable[[], int | None], prog: str) -> None:
         print(f'{prog}: interrupted', file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def add_runner_arguments(parser) -> None:
+    """The options train.py and test.py share: overrides and launchers."""
+    import argparse
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='override config keys, e.g. '
+                        'optim_wrapper.optimizer.lr=0.05')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                        default='none', help='how processes were started')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)

@@ -1,34 +1,15 @@
-# CIFAR-100 from data/cifar100/cifar-100-python (never downloaded).
+# CIFAR-100 from data/cifar100/cifar-100-python (never downloaded): the
+# CIFAR-10 settings with the CIFAR-100 files, statistics and top-5.
+_base_ = ['./cifar10.py']
 dataset_type = 'gml.CIFAR100'
 data_root = 'data/cifar100'
 data_preprocessor = dict(
     num_classes=100,
     mean=[129.304, 124.070, 112.434],
     std=[68.170, 65.392, 70.418],
-    to_rgb=False,
 )
-
-train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [dict(type='PackInputs')]
-
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-)
-val_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    dataset=dict(type=dataset_type, data_root=data_root, split='test',
-                 pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
-)
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_evaluator = val_evaluator
