@@ -45,6 +45,12 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['gml', 'gml.*']),
     include_package_data=True,
+    package_data={'gml.search': ['examples/*.yaml']},
+    entry_points={'console_scripts': [
+        'search-init = gml.search.cli.init:entry',
+        'search-run = gml.search.cli.run:entry',
+        'search-ctl = gml.search.cli.ctl:entry',
+    ]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     license='Apache-2.0',

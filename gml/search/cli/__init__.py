@@ -1,0 +1,1 @@
+"""The ``search-init``, ``search-run`` and ``search-ctl`` commands."""

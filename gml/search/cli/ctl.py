@@ -1,0 +1,239 @@
+"""search-ctl: look at and steer search tasks.
+
+Examples:
+  search-ctl list
+  search-ctl show -t search_config
+  search-ctl log -t search_config -i 3          # one trial's output
+  search-ctl log -t search_config               # the controller's output
+  search-ctl stop -t search_config
+  search-ctl plot -t search_config -o search.png
+  search-ctl export -t search_config --format csv -o trials.csv
+
+Reads the task store read-only and never imports torch, so it answers at
+once, also while the task runs.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+
+from ...errors import ConfigError
+from ...utils.cli import run_cli
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='search-ctl', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--root', help='folder of the tasks (default '
+                        'search_tasks)')
+    sub = parser.add_subparsers(dest='command', required=True)
+    sub.add_parser('list', help='every task with its state and best reward')
+    for name, help_text in (('show', 'config summary, state and trials'),
+                            ('stop', 'stop the task and its running trials'),
+                            ('log', "a trial's log, or the controller's"),
+                            ('plot', 'PNG of rewards and learning curves'),
+                            ('export', 'trials as CSV or JSON')):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument('-t', '--task', required=True, help='task name')
+        if name == 'log':
+            cmd.add_argument('-i', '--trial', type=int, help='trial id')
+            cmd.add_argument('-n', '--lines', type=int, default=0,
+                             help='only the last N lines')
+        if name == 'plot':
+            cmd.add_argument('-o', '--output', help='PNG path (default '
+                             '<task dir>/search.png)')
+        if name == 'export':
+            cmd.add_argument('--format', choices=['csv', 'json'],
+                             default='csv')
+            cmd.add_argument('-o', '--output', help='file (default: stdout)')
+            cmd.add_argument('--metrics', action='store_true',
+                             help='json: include every recorded metric')
+    return parser.parse_args(argv)
+
+
+def open_task(name, root):
+    from ..config import check_task_name, parse_config
+    from ..store import TaskStore
+    from ..task import TaskDir
+    task = TaskDir(check_task_name(name), root)
+    if not task.exists():
+        raise ConfigError(f'-t: no task {name!r} in {task.root}/ '
+                          '(see `search-ctl list`)')
+    store = TaskStore(task.db, readonly=True)
+    cfg = parse_config(store.meta()['config'])
+    return task, store, cfg
+
+
+def task_state(task, meta) -> str:
+    if task.is_locked():
+        return 'RUNNING'
+    state = meta.get('state', 'UNKNOWN')
+    return 'INTERRUPTED' if state == 'RUNNING' else state
+
+
+def cmd_list(args) -> None:
+    from ..task import list_tasks
+    from .tables import best_trial, render_table
+    rows = []
+    for name in list_tasks(args.root):
+        task, store, cfg = open_task(name, args.root)
+        meta, trials = store.meta(), store.trials()
+        best = best_trial(trials, cfg.optimize_mode)
+        created = time.strftime('%Y-%m-%d %H:%M',
+                                time.localtime(meta.get('created', 0)))
+        rows.append([name, task_state(task, meta), len(trials),
+                     best.reward if best else None,
+                     best.id if best else None, created])
+        store.close()
+    if not rows:
+        print('no tasks in', args.root or 'search_tasks')
+        return
+    print(render_table(['task', 'state', 'trials', 'best', 'best trial',
+                        'created'], rows))
+
+
+def cmd_show(args) -> None:
+    from .tables import best_trial, trials_table
+    task, store, cfg = open_task(args.task, args.root)
+    meta, trials = store.meta(), store.trials()
+    stop = cfg.stop
+    limits = ', '.join(f'{k}={getattr(stop, k)}' for k in
+                       ('max_tries', 'time_limits', 'max_reward',
+                        'time_limits_per_job') if getattr(stop, k) is not None)
+    lines = [
+        f'task:      {task.name} ({task.path})',
+        f'state:     {task_state(task, meta)}'
+        + (f" ({meta['stop_reason']})" if meta.get('stop_reason') else ''),
+        f'template:  {cfg.template}',
+        f'search:    {", ".join(cfg.search_args)}',
+        f"searcher:  {cfg.searcher_cfg['type']} ({cfg.optimize_mode} "
+        f'{cfg.reward_attribute}, {cfg.reward_reduce} value)',
+        f"scheduler: {cfg.scheduler_type}, parallel_size {cfg.parallel_size}"
+        + (f'; {limits}' if limits else ''),
+        f"assessor:  {cfg.assessor_cfg['type'] if cfg.assessor_cfg else '-'}",
+        f"elapsed:   {meta.get('elapsed', 0):.0f} s",
+        '', trials_table(trials, cfg.reward_attribute), '']
+    best = best_trial(trials, cfg.optimize_mode)
+    lines.append(f'best: trial {best.id}, {cfg.reward_attribute} = '
+                 f'{best.reward:.4g}, params {json.dumps(best.params)}'
+                 if best else 'best: no trial completed yet')
+    failed = [t for t in trials if t.state == 'FAILED' and t.message]
+    for t in failed[-3:]:
+        first = t.message.splitlines()[0]
+        lines.append(f'trial {t.id} failed: {first}')
+    print('\n'.join(lines))
+    store.close()
+
+
+def cmd_stop(args) -> None:
+    task, store, cfg = open_task(args.task, args.root)
+    if task.is_locked():
+        open(task.stop_file, 'w').close()
+        deadline = time.monotonic() + 30
+        while task.is_locked() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f'task {task.name!r} stopped' if not task.is_locked() else
+              f'task {task.name!r}: stop requested; the controller is still '
+              'shutting down')
+        return
+    # no controller: stop the trials it left running
+    from ..controller import build_components
+    running = store.trials(['RUNNING'])
+    if running:
+        scheduler = build_components(cfg, task.name)[2]
+        for trial in running:
+            if trial.job_id:
+                scheduler.kill(trial.job_id)
+        if hasattr(scheduler, 'shutdown'):
+            scheduler.shutdown()
+    print(f'task {task.name!r} has no running controller; killed '
+          f'{len(running)} trial process(es) it left (a later '
+          '`search-run --resume` re-queues them)')
+
+
+def cmd_log(args) -> None:
+    task, store, _ = open_task(args.task, args.root)
+    if args.trial is None:
+        path = os.path.join(task.path, 'controller.log')
+    else:
+        if store.trial(args.trial) is None:
+            raise ConfigError(f'-i: task {task.name!r} has no trial '
+                              f'{args.trial}')
+        path = os.path.join(task.trial_dir(args.trial), 'log.txt')
+    if not os.path.isfile(path):
+        raise ConfigError(f'no log at {path} (generate_log: false, or the '
+                          'trial has not started)')
+    with open(path, errors='replace') as f:
+        text = f.read()
+    if args.lines:
+        text = '\n'.join(text.splitlines()[-args.lines:]) + '\n'
+    sys.stdout.write(text)
+
+
+def export_rows(store, cfg):
+    from .tables import flatten
+    rows = []
+    for t in store.trials():
+        row = dict(trial=t.id, state=t.state, reward=t.reward,
+                   duration=t.duration, attempts=t.attempts)
+        row.update({f'param.{k}': v for k, v in flatten(t.params).items()})
+        rows.append(row)
+    return rows
+
+
+def cmd_export(args) -> None:
+    task, store, cfg = open_task(args.task, args.root)
+    rows = export_rows(store, cfg)
+    if args.format == 'json':
+        if args.metrics:
+            for row in rows:
+                row['metrics'] = {
+                    name: store.metric_series(row['trial'], name)
+                    for name in store.metric_names()}
+        text = json.dumps(dict(task=task.name, reward=cfg.reward_attribute,
+                               mode=cfg.optimize_mode, trials=rows), indent=1)
+    else:
+        columns = []
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if args.output:
+        with open(args.output, 'w') as f:
+            f.write(text)
+        print(f'wrote {len(rows)} trials to {args.output}')
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_plot(args) -> None:
+    from .plot import plot_task
+    task, store, cfg = open_task(args.task, args.root)
+    output = args.output or os.path.join(task.path, 'search.png')
+    plot_task(store, cfg, output, title=task.name)
+    print(f'wrote {output}')
+
+
+COMMANDS = dict(list=cmd_list, show=cmd_show, stop=cmd_stop, log=cmd_log,
+                export=cmd_export, plot=cmd_plot)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    COMMANDS[args.command](args)
+    return 0
+
+
+def entry() -> None:
+    run_cli(main, 'search-ctl')
+
+
+if __name__ == '__main__':
+    entry()

@@ -1,0 +1,117 @@
+"""search-run: start a search task, or resume one.
+
+Examples:
+  search-run configs/gridsearch/search_config.yaml
+  search-run configs/hpo/random/search_config.yaml --name lr-random
+  search-run --resume lr-random            # after a crash, kill -9 or stop
+  search-ctl show -t lr-random
+
+The task lives in ./search_tasks/NAME (or --root, or $GML_SEARCH_ROOT).
+"""
+import argparse
+import os
+import shutil
+import sys
+from typing import TextIO
+
+from ...errors import ConfigError
+from ...utils.cli import run_cli
+
+
+class Tee:
+    """Write progress to the terminal and to the task's controller.log."""
+
+    def __init__(self, *streams: TextIO):
+        self.streams = streams
+
+    def write(self, text: str) -> None:
+        for stream in self.streams:
+            stream.write(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='search-run', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', nargs='?', help='search config (YAML)')
+    parser.add_argument('--name', help='task name (default: the config '
+                        "file's name without extension)")
+    parser.add_argument('--resume', metavar='NAME',
+                        help='continue the task NAME with its saved config')
+    parser.add_argument('--root', help='folder of the tasks (default '
+                        'search_tasks)')
+    parser.add_argument('--poll-interval', type=float, default=0.05,
+                        help='seconds between polls of running trials')
+    args = parser.parse_args(argv)
+    if (args.config is None) == (args.resume is None):
+        parser.error('give a CONFIG to start a task, or --resume NAME')
+    return args
+
+
+def main(argv=None) -> int:
+    from ..config import check_task_name, load_search_config
+    from ..controller import Controller, build_components
+    from ..task import TaskDir
+    from .tables import best_trial, trials_table
+    args = parse_args(argv)
+    if args.resume is not None:
+        task = TaskDir(check_task_name(args.resume), args.root)
+        if not task.exists():
+            raise ConfigError(f'--resume: no task {args.resume!r} in '
+                              f'{task.root}/ (see `search-ctl list`)')
+        cfg = load_search_config(task.config_copy)
+    else:
+        cfg = load_search_config(args.config)
+        name = args.name or os.path.splitext(os.path.basename(args.config))[0]
+        task = TaskDir(check_task_name(name), args.root)
+        if os.path.exists(task.path):
+            raise ConfigError(
+                f'task {task.name!r} already exists in {task.path}; continue '
+                f'it with `search-run --resume {task.name}` or start another '
+                'with --name')
+    components = build_components(cfg, task.name)
+    if args.resume is None:
+        os.makedirs(task.path)
+        shutil.copyfile(args.config, task.config_copy)
+    with open(os.path.join(task.path, 'controller.log'), 'a') as log:
+        out = Tee(sys.stdout, log)
+        print(f'search-run: task {task.name!r} in {task.path} '
+              f'({"resumed" if args.resume else "new"})', file=out,
+              flush=True)
+        controller = Controller(task, cfg, components, out=out,
+                                poll_interval=args.poll_interval)
+        state = controller.run(resume=args.resume is not None)
+        trials = controller_trials(task)
+        print('\n' + trials_table(trials, cfg.reward_attribute), file=out)
+        best = best_trial(trials, cfg.optimize_mode)
+        summary = f'\nsearch-run: task {task.name!r} {state}'
+        if controller.stop_reason:
+            summary += f' ({controller.stop_reason})'
+        if best is not None:
+            summary += (f'; best trial {best.id}: {cfg.reward_attribute} = '
+                        f'{best.reward:.4g} with {best.params}')
+        else:
+            summary += '; no trial completed'
+        print(summary, file=out, flush=True)
+    return 0
+
+
+def controller_trials(task):
+    from ..store import TaskStore
+    store = TaskStore(task.db, readonly=True)
+    try:
+        return store.trials()
+    finally:
+        store.close()
+
+
+def entry() -> None:
+    run_cli(main, 'search-run')
+
+
+if __name__ == '__main__':
+    entry()

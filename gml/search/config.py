@@ -1,0 +1,193 @@
+"""Reading and checking a search config (the YAML ``search-run`` takes).
+
+Every mistake becomes a ConfigError naming the key, before anything runs.
+"""
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ..errors import ConfigError
+from ..space import build_search_space_recur
+from .searchers.base import normalize_mode
+from .template import check_template
+
+TOP_KEYS = {'task', 'searcher', 'scheduler', 'generate_log', 'scalars',
+            'pavi', 'use_spe'}
+STOP_KEYS = ('max_tries', 'time_limits', 'max_reward', 'time_limits_per_job')
+REDUCES = ('final', 'best')
+
+
+@dataclass
+class StopCriterion:
+    """When the whole task stops (``scheduler.stop_criterion``)."""
+    max_tries: Optional[int] = None
+    time_limits: Optional[float] = None
+    max_reward: Optional[float] = None
+    time_limits_per_job: Optional[float] = None
+
+
+@dataclass
+class SearchConfig:
+    """A checked search config; ``raw`` is the YAML as loaded."""
+    raw: Dict[str, Any]
+    template: str
+    search_args: Dict[str, Any]
+    space: Dict[str, Any]
+    searcher_cfg: Dict[str, Any]
+    reward_attribute: str
+    optimize_mode: str
+    reward_reduce: str
+    scheduler_cfg: Dict[str, Any]
+    parallel_size: int
+    stop: StopCriterion
+    assessor_cfg: Optional[Dict[str, Any]]
+    generate_log: bool
+    scalars: List[str] = field(default_factory=list)
+
+    @property
+    def scheduler_type(self) -> str:
+        return self.scheduler_cfg['type']
+
+
+def _mapping(value: Any, key: str, required: bool = True) -> Dict[str, Any]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f'{key}: expected a mapping, found {value!r}')
+    return dict(value)
+
+
+def _number(value: Any, key: str, integer: bool = False,
+            minimum: float = 0, strict: bool = True) -> Any:
+    kind = int if integer else (int, float)
+    bad = isinstance(value, bool) or not isinstance(value, kind)
+    if not bad:
+        bad = value <= minimum if strict else value < minimum
+    if bad:
+        what = 'an integer' if integer else 'a number'
+        bound = f'> {minimum}' if strict else f'>= {minimum}'
+        raise ConfigError(f'{key}: expected {what} {bound}, found {value!r}')
+    return value
+
+
+def load_yaml(path: str) -> Dict[str, Any]:
+    """Read a YAML mapping; a missing file or malformed YAML is ConfigError."""
+    import yaml
+    if not os.path.isfile(path):
+        raise ConfigError(f'search config not found: {path}')
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, 'problem_mark', None)
+        where = f' (line {mark.line + 1}, column {mark.column + 1})' \
+            if mark is not None else ''
+        problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+        raise ConfigError(f'{path}: malformed YAML{where}: {problem}') \
+            from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path}: expected a mapping with task, searcher '
+                          f'and scheduler, found {type(data).__name__}')
+    return data
+
+
+def parse_config(raw: Dict[str, Any]) -> SearchConfig:
+    """Check a loaded search config and return it in structured form."""
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f'{unknown[0]}: unknown top-level key; expected '
+                          f'some of {sorted(TOP_KEYS - {"pavi", "use_spe"})}')
+    if raw.get('use_spe'):
+        raise ConfigError('use_spe: SPE is an internal service of the '
+                          'original toolbox; gml runs trials itself')
+    task = _mapping(raw.get('task'), 'task')
+    unknown = sorted(set(task) - {'template', 'search_args'})
+    if unknown:
+        raise ConfigError(f'task.{unknown[0]}: unknown key; expected '
+                          'template and search_args')
+    search_args = _mapping(task.get('search_args'), 'task.search_args')
+    if not search_args:
+        raise ConfigError('task.search_args: expected at least one search '
+                          'arg, found none')
+    check_template(task.get('template'), search_args)
+    space = {name: build_search_space_recur(value, f'task.search_args.{name}')
+             for name, value in search_args.items()}
+
+    searcher = _mapping(raw.get('searcher'), 'searcher', required=False)
+    searcher.setdefault('type', 'GridSearcher')
+    reward_attribute = searcher.pop('reward_attribute', 'acc')
+    if not isinstance(reward_attribute, str) or not reward_attribute:
+        raise ConfigError(f'searcher.reward_attribute: expected a metric '
+                          f'name, found {reward_attribute!r}')
+    mode = normalize_mode(searcher.get('optimize_mode', 'max'))
+    searcher['optimize_mode'] = mode
+    reduce = searcher.pop('reward_reduce', 'final')
+    if reduce not in REDUCES:
+        raise ConfigError(f'searcher.reward_reduce: expected final or best, '
+                          f'found {reduce!r}')
+
+    scheduler = _mapping(raw.get('scheduler'), 'scheduler', required=False)
+    scheduler.setdefault('type', 'local')
+    parallel = _number(scheduler.pop('parallel_size', 1),
+                       'scheduler.parallel_size', integer=True, minimum=1,
+                       strict=False)
+    stop_raw = _mapping(scheduler.pop('stop_criterion', None),
+                        'scheduler.stop_criterion', required=False)
+    unknown = sorted(set(stop_raw) - set(STOP_KEYS))
+    if unknown:
+        raise ConfigError(f'scheduler.stop_criterion.{unknown[0]}: unknown '
+                          f'key; expected some of {list(STOP_KEYS)}')
+    stop = StopCriterion()
+    for key, value in stop_raw.items():
+        if value is None:
+            continue
+        path = f'scheduler.stop_criterion.{key}'
+        if key == 'max_reward':
+            stop.max_reward = float(_number(value, path, minimum=float('-inf')))
+        else:
+            setattr(stop, key, _number(value, path,
+                                       integer=key == 'max_tries'))
+    assessor = scheduler.pop('assessor', None)
+    if assessor is not None:
+        assessor = _mapping(assessor, 'scheduler.assessor')
+        if 'type' not in assessor:
+            raise ConfigError('scheduler.assessor.type: expected '
+                              'CurveFittingAssessor or MedianStopAssessor, '
+                              'found none')
+
+    scalars = raw.get('scalars')
+    pavi = raw.get('pavi')
+    if scalars is None and isinstance(pavi, dict):
+        scalars = pavi.get('scalars')  # the original guide's location
+    scalars = list(scalars or [])
+    if not all(isinstance(s, str) for s in scalars):
+        raise ConfigError(f'scalars: expected a list of metric names, found '
+                          f'{scalars!r}')
+    if reward_attribute not in scalars:
+        scalars.insert(0, reward_attribute)
+    generate_log = raw.get('generate_log', True)
+    if not isinstance(generate_log, bool):
+        raise ConfigError(f'generate_log: expected true or false, found '
+                          f'{generate_log!r}')
+    return SearchConfig(
+        raw=raw, template=task['template'], search_args=search_args,
+        space=space, searcher_cfg=searcher,
+        reward_attribute=reward_attribute, optimize_mode=mode,
+        reward_reduce=reduce, scheduler_cfg=scheduler, parallel_size=parallel,
+        stop=stop, assessor_cfg=assessor, generate_log=generate_log,
+        scalars=scalars)
+
+
+def load_search_config(path: str) -> SearchConfig:
+    """Read and check the YAML file at ``path``."""
+    return parse_config(load_yaml(path))
+
+
+def check_task_name(name: Any) -> str:
+    """A task name is one path component: no separators, not . or .."""
+    if not isinstance(name, str) or not name or name in ('.', '..') or \
+            os.sep in name or (os.altsep and os.altsep in name) or \
+            '/' in name:
+        raise ConfigError(f'--name: a task name is one folder name without '
+                          f'path separators, found {name!r}')
+    return name

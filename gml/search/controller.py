@@ -1,0 +1,364 @@
+"""The search loop: ask the searcher, launch trials, watch them, record.
+
+One controller runs a task at a time (a file lock); it is the only writer of
+the task store. Killed at any moment (even ``kill -9``), it can be restarted
+with ``search-run --resume NAME``: ended trials are replayed to the searcher
+and assessor, trials that were running are re-attached if their process or
+job is still alive, finalized if they ended meanwhile, and otherwise
+re-queued with the same parameters. No trial runs twice at once, and
+``max_tries`` counts trials across restarts.
+"""
+import os
+import shutil
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Deque, Dict, List, Optional, TextIO, Tuple
+
+from .config import SearchConfig
+from .metrics import MetricCollector, reduce_reward
+from .registry import ASSESSORS, SCHEDULERS, SEARCHERS
+from .schedulers.base import JobStatus, log_tail, read_exit_code
+from .store import (ACTIVE_STATES, COMPLETED, EARLY_STOPPED, ENDED_STATES,
+                    FAILED, RUNNING, STOPPED, WAITING, TaskStore, Trial)
+from .task import TaskDir
+
+HEARTBEAT_SECONDS = 2.0
+
+
+def build_components(cfg: SearchConfig, name: str) -> Tuple[Any, Any, Any]:
+    """Build the searcher, assessor (or None) and scheduler of a config.
+
+    Every config mistake surfaces here, before anything is launched.
+    """
+    from . import assessors, schedulers, searchers  # noqa: F401 (register)
+    searcher = SEARCHERS.build(cfg.searcher_cfg, 'searcher', space=cfg.space)
+    assessor = ASSESSORS.build(cfg.assessor_cfg, 'scheduler.assessor') \
+        if cfg.assessor_cfg else None
+    scheduler = SCHEDULERS.build(cfg.scheduler_cfg, 'scheduler',
+                                 parallel_size=cfg.parallel_size,
+                                 generate_log=cfg.generate_log,
+                                 task_name=name)
+    return searcher, assessor, scheduler
+
+
+@dataclass
+class Running:
+    """A trial the controller is watching."""
+    trial: Trial
+    job_id: str
+    trial_dir: str
+    collector: MetricCollector
+    started: float
+    steps_seen: int = 0
+
+
+class Controller:
+    """Runs one task to its end (or until stopped).
+
+    Args:
+        task: the task's directory.
+        cfg: the checked search config.
+        components: ``build_components(cfg, task.name)``.
+        out: where progress lines go.
+        poll_interval: seconds between polls of running trials.
+    """
+
+    def __init__(self, task: TaskDir, cfg: SearchConfig, components,
+                 out: TextIO = sys.stdout, poll_interval: float = 0.05):
+        self.task, self.cfg = task, cfg
+        self.searcher, self.assessor, self.scheduler = components
+        self.out = out
+        self.poll_interval = poll_interval
+        self.store: Optional[TaskStore] = None
+        self.running: Dict[int, Running] = {}
+        self.waiting: Deque[int] = deque()
+        self.exhausted = False
+        self.stop_reason: Optional[str] = None
+        self.elapsed_before = 0.0
+        self.session_start = time.monotonic()
+        self._last_beat = 0.0
+        self._last_status = ''
+        self._last_print = 0.0
+
+    # -- the whole run -------------------------------------------------------
+    def run(self, resume: bool = False) -> str:
+        """Run the task; return its final state (DONE or STOPPED)."""
+        self.task.lock()
+        try:
+            self.store = TaskStore(self.task.db)
+            if resume:
+                self._replay()
+            else:
+                self.store.set_meta(name=self.task.name, config=self.cfg.raw,
+                                    created=time.time(), elapsed=0.0)
+            self.store.set_meta(state='RUNNING', controller_pid=os.getpid(),
+                                heartbeat=time.time())
+            if os.path.exists(self.task.stop_file):
+                os.remove(self.task.stop_file)
+            self._loop()
+            state = 'STOPPED' if self.stop_reason else 'DONE'
+            self.store.set_meta(state=state, stop_reason=self.stop_reason,
+                                elapsed=self.elapsed(), heartbeat=time.time())
+            return state
+        finally:
+            if hasattr(self.scheduler, 'shutdown'):
+                self.scheduler.shutdown()
+            if self.store is not None:
+                self.store.close()
+            self.task.unlock()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.session_start
+
+    # -- resume ----------------------------------------------------------------
+    def _replay(self) -> None:
+        meta = self.store.meta()
+        self.elapsed_before = float(meta.get('elapsed', 0.0))
+        for trial in self.store.trials():
+            if trial.state in ENDED_STATES:
+                self._tell(trial, trial.state, trial.reward)
+                continue
+            trial_dir = self.task.trial_dir(trial.id)
+            job_id = trial.job_id or self.scheduler.find(trial.id, trial_dir)
+            if job_id and read_exit_code(trial_dir) is not None:
+                self.searcher.mark_pending(trial.params)
+                self._watch(trial, job_id, trial.started or time.time())
+                continue  # ended while no controller ran: finalized by poll
+            if job_id and self.scheduler.attach(job_id, trial_dir):
+                self.searcher.mark_pending(trial.params)
+                self.store.update_trial(trial.id, state=RUNNING, job_id=job_id,
+                                        message='re-attached after restart')
+                self._watch(trial, job_id, trial.started or time.time())
+                continue
+            self.searcher.mark_pending(trial.params)
+            self.store.update_trial(trial.id, state=WAITING, job_id=None,
+                                    message='re-queued after restart')
+            self.waiting.append(trial.id)
+
+    # -- the loop --------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            self._check_stop_criteria()
+            if self.stop_reason:
+                self._stop_everything()
+                return
+            self._poll()
+            self.scheduler.housekeeping()
+            self._launch_free_slots()
+            self._heartbeat()
+            if not self.running and not self.waiting and \
+                    (self.exhausted or self._tries_left() == 0):
+                self._print_status(force=True)
+                return
+            time.sleep(self.poll_interval)
+
+    def _tries_left(self) -> Optional[int]:
+        limit = self.cfg.stop.max_tries
+        if limit is None:
+            return None
+        return max(0, limit - self.store.count_trials())
+
+    def _check_stop_criteria(self) -> None:
+        stop = self.cfg.stop
+        if os.path.exists(self.task.stop_file):
+            self.stop_reason = 'stopped by search-ctl stop'
+        elif stop.time_limits is not None and self.elapsed() >= stop.time_limits:
+            self.stop_reason = f'time_limits ({stop.time_limits:g} s) reached'
+        elif stop.max_reward is not None:
+            best = self.best()
+            if best is not None and (
+                    best[1] >= stop.max_reward if self.cfg.optimize_mode ==
+                    'max' else best[1] <= stop.max_reward):
+                self.stop_reason = (f'max_reward {stop.max_reward:g} reached '
+                                    f'by trial {best[0]}')
+
+    def _stop_everything(self) -> None:
+        for trial_id in list(self.running):
+            self._end(trial_id, STOPPED, self.stop_reason, kill=True)
+        while self.waiting:
+            self.store.update_trial(self.waiting.popleft(), state=STOPPED,
+                                    message=self.stop_reason)
+        self._print_status(force=True)
+
+    def _launch_free_slots(self) -> None:
+        while len(self.running) < self.scheduler.capacity() and \
+                self.scheduler.can_launch():
+            if self.waiting:
+                trial = self.store.trial(self.waiting.popleft())
+            else:
+                if self.exhausted or self._tries_left() == 0:
+                    return
+                params = self.searcher.suggest()
+                if params is None:
+                    self.exhausted = True
+                    return
+                trial = self.store.trial(self.store.add_trial(params))
+            self._launch(trial)
+
+    def _launch(self, trial: Trial) -> None:
+        from .template import render
+        from .report import METRICS_ENV
+        trial_dir = self.task.trial_dir(trial.id)
+        work_dir = os.path.join(trial_dir, 'work')
+        if trial.attempts:  # a re-queued trial starts afresh
+            shutil.rmtree(trial_dir, ignore_errors=True)
+            self.store.db.execute('DELETE FROM metrics WHERE trial_id = ?',
+                                  (trial.id, ))
+        os.makedirs(trial_dir, exist_ok=True)
+        command = render(self.cfg.template, trial.params, work_dir, trial.id)
+        env = {METRICS_ENV: os.path.abspath(
+                   os.path.join(trial_dir, 'metrics.jsonl')),
+               'GML_SEARCH_TASK': self.task.name,
+               'GML_SEARCH_TRIAL_ID': str(trial.id)}
+        started = time.time()
+        try:
+            job_id = self.scheduler.launch(trial.id, command, trial_dir, env,
+                                           self.cfg.stop.time_limits_per_job)
+        except (OSError, RuntimeError) as exc:
+            self.store.update_trial(trial.id, state=FAILED, started=started,
+                                    ended=time.time(),
+                                    attempts=trial.attempts + 1,
+                                    message=f'could not launch: {exc}')
+            self._tell(trial, FAILED, None)
+            return
+        self.store.update_trial(trial.id, state=RUNNING, started=started,
+                                job_id=job_id, attempts=trial.attempts + 1,
+                                message=None)
+        self._watch(trial, job_id, started)
+
+    def _watch(self, trial: Trial, job_id: str, started: float) -> None:
+        trial_dir = self.task.trial_dir(trial.id)
+        collector = MetricCollector(trial_dir, os.path.join(trial_dir, 'work'),
+                                    self.cfg.scalars)
+        self.running[trial.id] = Running(trial, job_id, trial_dir, collector,
+                                         started)
+
+    # -- watching --------------------------------------------------------------
+    def _poll(self) -> None:
+        if not self.running:
+            return
+        jobs = {r.job_id: r for r in self.running.values()}
+        statuses = self.scheduler.poll(list(jobs),
+                                       {j: r.trial_dir for j, r in jobs.items()})
+        limit = self.cfg.stop.time_limits_per_job
+        for job_id, status in statuses.items():
+            run = jobs[job_id]
+            self._record_metrics(run, force_scan=not status.running)
+            if not status.running:
+                self._finish(run, status)
+            elif limit is not None and time.time() - run.started > limit:
+                tail = log_tail(run.trial_dir)
+                self._end(run.trial.id, FAILED,
+                          f'exceeded time_limits_per_job ({limit:g} s)'
+                          + (f'\n{tail}' if tail else ''), kill=True)
+            elif self.assessor is not None:
+                self._assess(run)
+
+    def _record_metrics(self, run: Running, force_scan: bool) -> None:
+        records = run.collector.collect(force_scan=force_scan)
+        if records:
+            self.store.add_metrics(run.trial.id, records)
+
+    def _reward_history(self, trial_id: int) -> List[float]:
+        series = self.store.metric_series(trial_id, self.cfg.reward_attribute)
+        return [v for _, v in series]
+
+    def _assess(self, run: Running) -> None:
+        history = self._reward_history(run.trial.id)
+        if len(history) <= run.steps_seen:
+            return
+        run.steps_seen = len(history)
+        if not self.assessor.assess(run.trial.id, history):
+            self._end(run.trial.id, EARLY_STOPPED,
+                      f'stopped by {type(self.assessor).__name__} after '
+                      f'{len(history)} steps', kill=True)
+
+    def _finish(self, run: Running, status: JobStatus) -> None:
+        series = self.store.metric_series(run.trial.id,
+                                          self.cfg.reward_attribute)
+        reward = reduce_reward(series, self.cfg.optimize_mode,
+                               self.cfg.reward_reduce)
+        if status.exit_code == 0 and reward is not None:
+            self._end(run.trial.id, COMPLETED, None)
+            return
+        if status.exit_code == 0:
+            reason = (f'finished without reporting '
+                      f'{self.cfg.reward_attribute!r} (looked in '
+                      'metrics.jsonl and vis_data/scalars.json)')
+        elif status.exit_code is None:
+            reason = status.message or 'ended without an exit status'
+        else:
+            reason = f'exit code {status.exit_code}'
+            if status.message:
+                reason += f' ({status.message})'
+        tail = log_tail(run.trial_dir)
+        self._end(run.trial.id, FAILED, reason + (f'\n{tail}' if tail else ''))
+
+    def _end(self, trial_id: int, state: str, message: Optional[str],
+             kill: bool = False) -> None:
+        run = self.running.pop(trial_id)
+        if kill:
+            self.scheduler.kill(run.job_id)
+            self._record_metrics(run, force_scan=True)
+        series = self.store.metric_series(trial_id, self.cfg.reward_attribute)
+        reduce = 'final' if state == EARLY_STOPPED else self.cfg.reward_reduce
+        reward = None if state == FAILED else reduce_reward(
+            series, self.cfg.optimize_mode, reduce)
+        self.store.update_trial(trial_id, state=state, reward=reward,
+                                ended=time.time(), message=message)
+        self._tell(run.trial, state, reward)
+        self._print_status(force=True)
+
+    def _tell(self, trial: Trial, state: str, reward: Optional[float]) -> None:
+        """Tell the searcher and assessor how a trial ended."""
+        usable = state in (COMPLETED, EARLY_STOPPED) and reward is not None
+        self.searcher.observe(trial.params, reward if usable else None)
+        if self.assessor is not None:
+            self.assessor.trial_end(trial.id, self._reward_history(trial.id),
+                                    completed=state == COMPLETED)
+
+    # -- reporting -------------------------------------------------------------
+    def best(self) -> Optional[Tuple[int, float]]:
+        """(trial id, reward) of the best completed trial."""
+        rows = [(t.id, t.reward) for t in self.store.trials([COMPLETED])
+                if t.reward is not None]
+        if not rows:
+            return None
+        pick = max if self.cfg.optimize_mode == 'max' else min
+        return pick(rows, key=lambda r: r[1])
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_SECONDS:
+            self._last_beat = now
+            self.store.set_meta(heartbeat=time.time(), elapsed=self.elapsed())
+            self._print_status()
+
+    def _print_status(self, force: bool = False) -> None:
+        counts: Dict[str, int] = {}
+        for trial in self.store.trials():
+            counts[trial.state] = counts.get(trial.state, 0) + 1
+        best = self.best()
+        parts = [f'running {counts.get(RUNNING, 0)}',
+                 f'waiting {counts.get(WAITING, 0)}',
+                 f'done {counts.get(COMPLETED, 0)}',
+                 f'failed {counts.get(FAILED, 0)}',
+                 f'early-stopped {counts.get(EARLY_STOPPED, 0)}']
+        if counts.get(STOPPED):
+            parts.append(f'stopped {counts[STOPPED]}')
+        parts.append(f'best {best[1]:.4g} (trial {best[0]})' if best
+                     else 'best -')
+        left = self._tries_left()
+        if left is not None:
+            parts.append(f'tries left {left}')
+        if self.cfg.stop.time_limits is not None:
+            remaining = max(0.0, self.cfg.stop.time_limits - self.elapsed())
+            parts.append(f'time left {int(remaining)} s')
+        status = f'[{self.task.name}] ' + ' | '.join(parts)
+        now = time.monotonic()
+        if status != self._last_status and (force or now - self._last_print
+                                            >= 5.0):
+            print(status, file=self.out, flush=True)
+            self._last_status, self._last_print = status, now

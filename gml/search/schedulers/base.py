@@ -1,0 +1,128 @@
+"""What a scheduler does: start, watch and stop trial commands.
+
+A trial runs ``trial_dir/run.sh``: the rendered command line followed by
+writing its exit status to ``trial_dir/exit_code``. The file tells the
+controller how a trial ended even when the controller was not running at
+the time (after ``kill -9`` and ``search-run --resume``).
+"""
+import os
+import shlex
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from ...errors import ConfigError
+
+EXIT_FILE = 'exit_code'
+LOG_FILE = 'log.txt'
+SCRIPT_FILE = 'run.sh'
+
+
+@dataclass
+class JobStatus:
+    """What :meth:`Scheduler.poll` found."""
+    running: bool
+    exit_code: Optional[int] = None
+    message: str = ''
+
+
+def write_script(trial_dir: str, command: str, cwd: str,
+                 env: Dict[str, str], header: str = '') -> str:
+    """Write the trial's ``run.sh`` and return its path."""
+    exit_file = os.path.join(trial_dir, EXIT_FILE)
+    exports = ''.join(f'export {k}={shlex.quote(v)}\n' for k, v in env.items())
+    script = (
+        '#!/usr/bin/env bash\n' + header +
+        f'echo "${{SLURM_JOB_ID:-$$}}" > {shlex.quote(trial_dir)}/job_id\n' +
+        exports +
+        f'cd {shlex.quote(cwd)} || exit 97\n'
+        f'bash -c {shlex.quote(command)}\n'
+        'code=$?\n'
+        f'echo $code > {shlex.quote(exit_file)}.tmp && '
+        f'mv {shlex.quote(exit_file)}.tmp {shlex.quote(exit_file)}\n'
+        'exit $code\n')
+    path = os.path.join(trial_dir, SCRIPT_FILE)
+    with open(path, 'w') as f:
+        f.write(script)
+    os.chmod(path, 0o755)
+    return path
+
+
+def read_exit_code(trial_dir: str) -> Optional[int]:
+    """The exit status ``run.sh`` recorded, or None if it has not."""
+    try:
+        with open(os.path.join(trial_dir, EXIT_FILE)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def log_tail(trial_dir: str, lines: int = 20) -> str:
+    """The last lines of the trial's log, for a FAILED trial's message."""
+    path = os.path.join(trial_dir, LOG_FILE)
+    try:
+        with open(path, 'rb') as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            text = f.read().decode(errors='replace')
+    except OSError:
+        return ''
+    return '\n'.join(text.splitlines()[-lines:])
+
+
+class Scheduler:
+    """Runs trials somewhere: this machine, or a cluster.
+
+    ``launch`` returns a job id (a string the store keeps), from which
+    ``poll``, ``kill`` and ``attach`` work, also in a new controller process.
+
+    Args:
+        parallel_size: trials running at once (at most).
+        generate_log: keep each trial's output in ``trial_dir/log.txt``.
+        task_name: names the jobs (``gml-<task>-<trial id>``).
+    """
+
+    def __init__(self, parallel_size: int = 1, generate_log: bool = True,
+                 task_name: str = 'task'):
+        self.parallel_size = parallel_size
+        self.generate_log = generate_log
+        self.task_name = task_name
+
+    def capacity(self) -> int:
+        """How many trials may run at once."""
+        return self.parallel_size
+
+    def can_launch(self) -> bool:
+        """True if resources for one more trial are free right now."""
+        return True
+
+    def launch(self, trial_id: int, command: str, trial_dir: str,
+               env: Dict[str, str], time_limit: Optional[float]) -> str:
+        raise NotImplementedError
+
+    def poll(self, job_ids: List[str], trial_dirs: Dict[str, str]) -> \
+            Dict[str, JobStatus]:
+        """The status of every job in ``job_ids``."""
+        raise NotImplementedError
+
+    def kill(self, job_id: str) -> None:
+        raise NotImplementedError
+
+    def attach(self, job_id: str, trial_dir: str) -> bool:
+        """After a restart: True if the job still runs (and is adopted)."""
+        raise NotImplementedError
+
+    def find(self, trial_id: int, trial_dir: str) -> Optional[str]:
+        """After a restart: the job id of a trial that was being launched
+        when the controller died, if that job exists."""
+        return None
+
+    def housekeeping(self) -> None:
+        """Called every loop: finish kills in progress, and the like."""
+
+    @staticmethod
+    def check_int(value, key: str, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                value < minimum:
+            raise ConfigError(f'{key}: expected an integer >= {minimum}, '
+                              f'found {value!r}')
+        return value

@@ -1,0 +1,198 @@
+"""Run trials as process groups on this machine."""
+import json
+import os
+import signal
+import subprocess
+import time
+from typing import Dict, List, Optional, Sequence
+
+from ...errors import ConfigError
+from ..registry import SCHEDULERS
+from .base import (LOG_FILE, JobStatus, Scheduler, read_exit_code,
+                   write_script)
+
+KILL_GRACE_SECONDS = 5.0
+
+
+def visible_gpus() -> List[str]:
+    """GPU ids from CUDA_VISIBLE_DEVICES, else counted by nvidia-smi."""
+    env = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if env is not None:
+        return [g for g in env.split(',') if g.strip() and g.strip() != '-1']
+    try:
+        out = subprocess.run(['nvidia-smi', '-L'], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [str(i) for i, line in enumerate(out.stdout.splitlines())
+            if line.startswith('GPU ')]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_trial_process(pid: int, script: str) -> bool:
+    """Guard against a recycled pid: the process must run our script."""
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            return script.encode() in f.read()
+    except OSError:
+        return _alive(pid)
+
+
+@SCHEDULERS.register('local')
+class LocalScheduler(Scheduler):
+    """Each trial is its own process group on this machine.
+
+    Config keys (``scheduler:``): ``parallel_size``; ``gpus_per_trial``
+    (default 0: GPUs are not assigned); ``gpus`` (ids to share out; default
+    CUDA_VISIBLE_DEVICES or every GPU nvidia-smi lists). Trials get disjoint
+    ``CUDA_VISIBLE_DEVICES``. Stopping a trial signals its whole process
+    group (SIGTERM, then SIGKILL after 5 s).
+    """
+
+    def __init__(self, parallel_size: int = 1, generate_log: bool = True,
+                 task_name: str = 'task', gpus_per_trial: int = 0,
+                 gpus: Optional[Sequence[int]] = None):
+        super().__init__(parallel_size, generate_log, task_name)
+        self.gpus_per_trial = self.check_int(gpus_per_trial,
+                                             'scheduler.gpus_per_trial')
+        pool = [str(g) for g in gpus] if gpus is not None else \
+            (visible_gpus() if self.gpus_per_trial else [])
+        if self.gpus_per_trial and len(pool) < self.gpus_per_trial:
+            raise ConfigError(
+                f'scheduler.gpus_per_trial: {self.gpus_per_trial} GPU(s) per '
+                f'trial, but only {len(pool)} visible ({pool})')
+        self.free_gpus = pool
+        self.children: Dict[str, subprocess.Popen] = {}
+        self.adopted: Dict[str, str] = {}  # job id -> script path
+        self.dying: Dict[int, float] = {}  # pgid -> SIGKILL deadline
+        self.reapers: List[subprocess.Popen] = []  # killed children to wait
+
+    def capacity(self) -> int:
+        if not self.gpus_per_trial:
+            return self.parallel_size
+        total = len(self.free_gpus) + sum(
+            len(json.loads(j)['gpus']) for j in
+            list(self.children) + list(self.adopted))
+        return min(self.parallel_size, total // self.gpus_per_trial)
+
+    def can_launch(self) -> bool:
+        return len(self.free_gpus) >= self.gpus_per_trial
+
+    def launch(self, trial_id, command, trial_dir, env, time_limit):
+        gpus = [self.free_gpus.pop(0) for _ in range(self.gpus_per_trial)]
+        env = dict(env)
+        if 'OMP_NUM_THREADS' not in os.environ:  # share the cores out
+            env['OMP_NUM_THREADS'] = str(
+                max(1, (os.cpu_count() or 1) // self.parallel_size))
+        if self.gpus_per_trial:
+            env['CUDA_VISIBLE_DEVICES'] = ','.join(gpus)
+        script = write_script(trial_dir, command, os.getcwd(), env)
+        log = open(os.path.join(trial_dir, LOG_FILE), 'ab') \
+            if self.generate_log else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(['bash', script], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        job_id = json.dumps({'pid': proc.pid, 'gpus': gpus})
+        self.children[job_id] = proc
+        return job_id
+
+    def _release(self, job_id: str) -> None:
+        self.children.pop(job_id, None)
+        self.adopted.pop(job_id, None)
+        self.free_gpus.extend(json.loads(job_id)['gpus'])
+
+    def poll(self, job_ids, trial_dirs):
+        statuses = {}
+        for job_id in job_ids:
+            proc = self.children.get(job_id)
+            if proc is not None:
+                code = proc.poll()
+                if code is None:
+                    statuses[job_id] = JobStatus(True)
+                    continue
+            elif job_id in self.adopted:
+                pid = json.loads(job_id)['pid']
+                if _alive(pid) and read_exit_code(trial_dirs[job_id]) is None:
+                    statuses[job_id] = JobStatus(True)
+                    continue
+                code = None
+            else:
+                code = None
+            recorded = read_exit_code(trial_dirs[job_id])
+            if recorded is not None:
+                code = recorded
+            message = '' if code is not None else 'the process vanished ' \
+                'without recording an exit status'
+            if code is not None and code < 0:
+                message = f'killed by signal {-code}'
+            self._release(job_id)
+            statuses[job_id] = JobStatus(False, code, message)
+        return statuses
+
+    def kill(self, job_id):
+        pid = json.loads(job_id)['pid']
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            self.dying[pid] = time.monotonic() + KILL_GRACE_SECONDS
+        except ProcessLookupError:
+            pass
+        proc = self.children.get(job_id)
+        self._release(job_id)
+        if proc is not None:
+            self.reapers.append(proc)
+
+    def housekeeping(self):
+        now = time.monotonic()
+        for pgid, deadline in list(self.dying.items()):
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                del self.dying[pgid]
+                continue
+            if now >= deadline:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                del self.dying[pgid]
+        self.reapers = [p for p in self.reapers if p.poll() is None]
+
+    def attach(self, job_id, trial_dir):
+        info = json.loads(job_id)
+        script = os.path.join(trial_dir, 'run.sh')
+        if not (_alive(info['pid']) and _is_trial_process(info['pid'], script)):
+            return False
+        for gpu in info['gpus']:
+            if gpu in self.free_gpus:
+                self.free_gpus.remove(gpu)
+        self.adopted[job_id] = script
+        return True
+
+    def find(self, trial_id, trial_dir):
+        try:
+            with open(os.path.join(trial_dir, 'job_id')) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        job_id = json.dumps({'pid': pid, 'gpus': []})
+        return job_id if self.attach(job_id, trial_dir) else None
+
+    def shutdown(self, wait: float = KILL_GRACE_SECONDS) -> None:
+        """Wait for killed process groups to end (SIGKILL past the grace)."""
+        deadline = time.monotonic() + wait + 1
+        while self.dying and time.monotonic() < deadline:
+            self.housekeeping()
+            time.sleep(0.05)

@@ -1,0 +1,74 @@
+"""What every searcher does: propose parameters, learn from results."""
+from typing import Any, Dict, List, Optional
+
+from ...errors import ConfigError
+from ...space import Space, iter_spaces
+
+Params = Dict[str, Any]
+
+MODES = ('max', 'min')
+
+
+def normalize_mode(mode: str, key: str = 'searcher.optimize_mode') -> str:
+    """Accept max/min and maximize/minimize; return 'max' or 'min'."""
+    aliases = {'max': 'max', 'maximize': 'max', 'min': 'min',
+               'minimize': 'min'}
+    if mode not in aliases:
+        raise ConfigError(f'{key}: expected max or min (or maximize / '
+                          f'minimize), found {mode!r}')
+    return aliases[mode]
+
+
+class Searcher:
+    """Proposes the parameters of the next trial.
+
+    The controller calls :meth:`suggest` whenever a trial slot is free,
+    :meth:`observe` once for every trial that ends, and, when a task is
+    resumed, :meth:`observe` for each finished trial and :meth:`mark_pending`
+    for each trial still running or re-queued, in trial order. A searcher is
+    rebuilt from its config on resume, so this replay is its whole state.
+
+    Args:
+        space: the task's ``search_args`` as a space tree: a dict from
+            argument name to a :class:`~gml.space.Space` or a fixed value.
+        optimize_mode: ``'max'`` or ``'min'`` for the reward.
+        seed: makes every random choice reproducible.
+    """
+
+    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+                 seed: Optional[int] = None):
+        self.space = space
+        self.optimize_mode = normalize_mode(optimize_mode)
+        self.seed = seed
+        self.check_space(space)
+
+    def check_space(self, space: Dict[str, Any]) -> None:
+        """Raise ConfigError (naming ``task.search_args.<name>``) if this
+        searcher cannot search ``space``."""
+
+    def suggest(self) -> Optional[Params]:
+        """Parameters for one new trial, or None when nothing is left."""
+        raise NotImplementedError
+
+    def observe(self, params: Params, reward: Optional[float]) -> None:
+        """A trial with ``params`` ended; ``reward`` is None if it failed."""
+
+    def mark_pending(self, params: Params) -> None:
+        """A trial with ``params`` was handed out and has no result yet."""
+
+    # -- helpers for subclasses -----------------------------------------
+    def utility(self, reward: float) -> float:
+        """The reward turned so that larger is always better."""
+        return reward if self.optimize_mode == 'max' else -reward
+
+    def spaces(self) -> List[tuple]:
+        """``(name, space)`` for every searchable leaf of the space tree."""
+        return list(iter_spaces(self.space))
+
+    @staticmethod
+    def space_key(name: str) -> str:
+        return f'task.search_args.{name}'
+
+    @staticmethod
+    def is_space(value: Any) -> bool:
+        return isinstance(value, Space)

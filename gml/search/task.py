@@ -1,0 +1,90 @@
+"""Where a task lives on disk: ``<root>/<name>/``.
+
+    task.db          the SQLite store (written by the controller only)
+    config.yaml      a copy of the search config the task was started with
+    controller.lock  held (flock) by the running controller
+    controller.log   the controller's own output
+    STOP             created by ``search-ctl stop``; the controller obeys it
+    trials/<id>/     run.sh, log.txt, metrics.jsonl, exit_code, job_id, work/
+"""
+import fcntl
+import os
+from typing import List, Optional
+
+from ..errors import GMLError
+
+DEFAULT_ROOT = os.environ.get('GML_SEARCH_ROOT', 'search_tasks')
+
+
+class TaskDir:
+    """Paths of one task, and the lock that keeps it to one controller."""
+
+    def __init__(self, name: str, root: Optional[str] = None):
+        self.name = name
+        self.root = root or DEFAULT_ROOT
+        self.path = os.path.join(self.root, name)
+        self._lock_file = None
+
+    @property
+    def db(self) -> str:
+        return os.path.join(self.path, 'task.db')
+
+    @property
+    def config_copy(self) -> str:
+        return os.path.join(self.path, 'config.yaml')
+
+    @property
+    def stop_file(self) -> str:
+        return os.path.join(self.path, 'STOP')
+
+    def trial_dir(self, trial_id: int) -> str:
+        return os.path.join(self.path, 'trials', str(trial_id))
+
+    def exists(self) -> bool:
+        return os.path.isfile(self.db)
+
+    def lock(self) -> None:
+        """Take the controller lock, or fail if another controller has it."""
+        os.makedirs(self.path, exist_ok=True)
+        handle = open(os.path.join(self.path, 'controller.lock'), 'a+')
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or 'unknown'
+            handle.close()
+            raise GMLError(f'task {self.name!r} is being run by another '
+                           f'controller (pid {owner}); stop it first with '
+                           f'`search-ctl stop -t {self.name}`') from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def is_locked(self) -> bool:
+        """True while a controller runs this task."""
+        path = os.path.join(self.path, 'controller.lock')
+        if not os.path.exists(path):
+            return False
+        with open(path, 'a+') as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def list_tasks(root: Optional[str] = None) -> List[str]:
+    """Names of the tasks under ``root``."""
+    root = root or DEFAULT_ROOT
+    if not os.path.isdir(root):
+        return []
+    return sorted(n for n in os.listdir(root)
+                  if os.path.isfile(os.path.join(root, n, 'task.db')))
