@@ -140,12 +140,12 @@ class Controller:
     # -- the loop --------------------------------------------------------------
     def _loop(self) -> None:
         while True:
+            self._poll()
+            self.scheduler.housekeeping()
             self._check_stop_criteria()
             if self.stop_reason:
                 self._stop_everything()
                 return
-            self._poll()
-            self.scheduler.housekeeping()
             self._launch_free_slots()
             self._heartbeat()
             if not self.running and not self.waiting and \

@@ -6,14 +6,14 @@ so the HPO command-line tools start fast.
 import random
 from typing import Any, Callable, Dict, List, Optional, Type, Union
 
-from ..errors import GMLError
+from ..errors import ConfigError
 
 RandomLike = Union[None, int, random.Random]
 
 SPACE_TYPES: Dict[str, Type['Space']] = {}
 
 
-class SpaceError(GMLError, ValueError):
+class SpaceError(ConfigError, ValueError):
     """A search space was declared or used wrongly.
 
     The message starts with the key path of the offending space, e.g.

@@ -1,0 +1,539 @@
+"""Parametric learning-curve models and their weighted combination.
+
+The twelve model families follow the curve-extrapolation assessor of Domhan,
+Springenberg and Hutter (IJCAI 2015) as NNI ships them; ``x`` is the step
+(epoch) number, starting at 1:
+
+==========================  ================================================
+name                        f(x)
+==========================  ================================================
+vap                         exp(a + b/x + c·ln x)
+pow3                        c − a·x^(−alpha)
+linear                      a·x + b
+logx_linear                 a·ln x + b
+dr_hill_zero_background     theta·x^eta / (kappa^eta + x^eta)
+log_power                   a / (1 + (x / e^b)^c)
+pow4                        c − (a·x + b)^(−alpha)
+mmf                         alpha − (alpha − beta) / (1 + (kappa·x)^delta)
+exp4                        c − exp(−a·x^alpha + b)
+ilog2                       c − a / ln(x + 1)
+weibull                     alpha − (alpha − beta)·exp(−(kappa·x)^delta)
+janoschek                   alpha − (alpha − beta)·exp(−kappa·x^delta)
+==========================  ================================================
+
+ilog2 is ``c − a/ln x`` in the paper, which is infinite at x = 1; it is
+evaluated one step to the right so that every model is finite on the whole
+history (the combination's likelihood uses every point).
+
+Everything here is a pure function of its arguments: each call fits afresh
+from explicit, data-derived initial guesses, a model whose fit fails is
+dropped for that call only, and the random numbers of the weighting come
+from a generator seeded by the caller. numba and scipy are imported on first
+use, so importing this module stays cheap.
+"""
+import math
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+# ----------------------------------------------------------------------------
+# The model functions. ``x`` is an array of steps (float), the parameters are
+# scalars. Overflow and invalid operations are left to produce inf/nan; the
+# fitting code runs them under np.errstate and rejects non-finite results.
+
+
+def vap(x, a, b, c):
+    return np.exp(a + b / x + c * np.log(x))
+
+
+def pow3(x, c, a, alpha):
+    return c - a * x ** (-alpha)
+
+
+def linear(x, a, b):
+    return a * x + b
+
+
+def logx_linear(x, a, b):
+    return a * np.log(x) + b
+
+
+def dr_hill_zero_background(x, theta, eta, kappa):
+    xe = x ** eta
+    return theta * xe / (kappa ** eta + xe)
+
+
+def log_power(x, a, b, c):
+    return a / (1.0 + (x / np.exp(b)) ** c)
+
+
+def pow4(x, c, a, b, alpha):
+    return c - (a * x + b) ** (-alpha)
+
+
+def mmf(x, alpha, beta, kappa, delta):
+    return alpha - (alpha - beta) / (1.0 + (kappa * x) ** delta)
+
+
+def exp4(x, c, a, b, alpha):
+    return c - np.exp(-a * x ** alpha + b)
+
+
+def ilog2(x, c, a):
+    return c - a / np.log(x + 1.0)
+
+
+def weibull(x, alpha, beta, kappa, delta):
+    return alpha - (alpha - beta) * np.exp(-(kappa * x) ** delta)
+
+
+def janoschek(x, alpha, beta, kappa, delta):
+    return alpha - (alpha - beta) * np.exp(-kappa * x ** delta)
+
+
+# ----------------------------------------------------------------------------
+# Partial derivatives, one row per parameter (in the order of the function's
+# arguments). They let the solver take one Jacobian evaluation per iteration
+# instead of one extra function evaluation per parameter.
+
+
+def _ones(x):
+    return np.ones_like(x)
+
+
+def vap_jac(x, a, b, c):
+    f = vap(x, a, b, c)
+    return np.array([f, f / x, f * np.log(x)])
+
+
+def pow3_jac(x, c, a, alpha):
+    p = x ** (-alpha)
+    return np.array([_ones(x), -p, a * p * np.log(x)])
+
+
+def linear_jac(x, a, b):
+    return np.array([x, _ones(x)])
+
+
+def logx_linear_jac(x, a, b):
+    return np.array([np.log(x), _ones(x)])
+
+
+def dr_hill_zero_background_jac(x, theta, eta, kappa):
+    u = x ** eta
+    v = kappa ** eta
+    d2 = (u + v) ** 2
+    return np.array([u / (u + v),
+                     theta * u * v * (np.log(x) - np.log(kappa)) / d2,
+                     -theta * u * eta * v / kappa / d2])
+
+
+def log_power_jac(x, a, b, c):
+    lx = np.log(x) - b
+    r = np.exp(c * lx)
+    d2 = (1.0 + r) ** 2
+    return np.array([1.0 / (1.0 + r), a * r * c / d2, -a * r * lx / d2])
+
+
+def pow4_jac(x, c, a, b, alpha):
+    s = a * x + b
+    g = alpha * s ** (-alpha - 1.0)
+    return np.array([_ones(x), g * x, g, s ** (-alpha) * np.log(s)])
+
+
+def mmf_jac(x, alpha, beta, kappa, delta):
+    q = (kappa * x) ** delta
+    d2 = (1.0 + q) ** 2
+    return np.array([q / (1.0 + q), 1.0 / (1.0 + q),
+                     (alpha - beta) * q * delta / kappa / d2,
+                     (alpha - beta) * q * np.log(kappa * x) / d2])
+
+
+def exp4_jac(x, c, a, b, alpha):
+    xa = x ** alpha
+    e = np.exp(-a * xa + b)
+    return np.array([_ones(x), e * xa, -e, e * a * xa * np.log(x)])
+
+
+def ilog2_jac(x, c, a):
+    return np.array([_ones(x), -1.0 / np.log(x + 1.0)])
+
+
+def weibull_jac(x, alpha, beta, kappa, delta):
+    q = (kappa * x) ** delta
+    e = np.exp(-q)
+    return np.array([1.0 - e, e, (alpha - beta) * e * delta * q / kappa,
+                     (alpha - beta) * e * q * np.log(kappa * x)])
+
+
+def janoschek_jac(x, alpha, beta, kappa, delta):
+    xd = x ** delta
+    e = np.exp(-kappa * xd)
+    return np.array([1.0 - e, e, (alpha - beta) * e * xd,
+                     (alpha - beta) * e * kappa * xd * np.log(x)])
+
+
+# ----------------------------------------------------------------------------
+# Initial guesses. Each takes the steps x (1..n) and values y and returns a
+# starting point for the least-squares fit. Most are exact solutions of a
+# linearised form of the model, so the fit starts close to the optimum.
+
+
+def _lstsq(columns: Sequence[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of y on the given columns."""
+    design = np.column_stack(columns)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return coef
+
+
+def _span(y: np.ndarray) -> float:
+    """A positive size for the curve's rise, used to scale guesses."""
+    span = float(np.max(y) - np.min(y))
+    return span if span > 0 else max(abs(float(np.mean(y))), 1.0) * 0.1
+
+
+def _pow3_guess(x, y):
+    """Best of a few exponents, with c and a solved linearly for each."""
+    best = None
+    for alpha in (0.25, 0.5, 1.0, 2.0):
+        coef = _lstsq([np.ones_like(x), -x ** (-alpha)], y)
+        sse = float(np.sum((y - coef[0] + coef[1] * x ** (-alpha)) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, coef[0], coef[1], alpha)
+    return [best[1], best[2], best[3]]
+
+
+def _asymptote(x, y):
+    """A level above every observed value, for saturating models."""
+    c = _pow3_guess(x, y)[0]
+    ymax = float(np.max(y))
+    return max(c, ymax + 0.05 * _span(y))
+
+
+def _vap_guess(x, y):
+    if np.all(y > 0):
+        return list(_lstsq([np.ones_like(x), 1.0 / x, np.log(x)], np.log(y)))
+    return [math.log(max(float(np.max(y)), 1e-3)), -1.0, 0.0]
+
+
+def _linear_guess(x, y):
+    return list(_lstsq([x, np.ones_like(x)], y))
+
+
+def _logx_linear_guess(x, y):
+    return list(_lstsq([np.log(x), np.ones_like(x)], y))
+
+
+def _hill_guess(x, y):
+    # With eta = 1, 1/y = 1/theta + (kappa/theta)·(1/x) is linear in 1/x.
+    if np.all(y > 0):
+        inv0, slope = _lstsq([np.ones_like(x), 1.0 / x], 1.0 / y)
+        if inv0 > 0 and slope > 0:
+            return [1.0 / inv0, 1.0, slope / inv0]
+    return [_asymptote(x, y), 1.0, 1.0]
+
+
+def _log_power_guess(x, y):
+    # Given a, ln(a/y − 1) = c·ln x − c·b is linear in ln x.
+    a = _asymptote(x, y)
+    if np.all(y > 0):
+        c, intercept = _lstsq([np.log(x), np.ones_like(x)], np.log(a / y - 1))
+        if c < 0:
+            return [a, -intercept / c, c]
+    return [a, math.log(max(float(x[-1]), 2.0) / 2.0), -1.0]
+
+
+def _pow4_guess(x, y):
+    # (a·x)^(−alpha) = a^(−alpha)·x^(−alpha): start on the pow3 curve.
+    c, amp, alpha = _pow3_guess(x, y)
+    if amp > 0:
+        a = amp ** (-1.0 / alpha)
+        return [c, a, 1e-3 * a, alpha]
+    return [_asymptote(x, y), 1.0, 0.0, 0.5]
+
+
+def _saturating_guess(x, y):
+    """alpha, beta, kappa with delta = 1 from ln(alpha − y) linear in x."""
+    alpha = _asymptote(x, y)
+    slope, intercept = _lstsq([x, np.ones_like(x)], np.log(alpha - y))
+    kappa = -slope if slope < 0 else 1.0 / float(x[-1])
+    return alpha, alpha - math.exp(intercept), kappa
+
+
+def _mmf_guess(x, y):
+    alpha = _asymptote(x, y)
+    # delta = 1, kappa = 1 put f(1) half-way between beta and alpha.
+    return [alpha, 2.0 * float(y[0]) - alpha, 1.0, 1.0]
+
+
+def _exp4_guess(x, y):
+    # alpha = 1: ln(c − y) = b − a·x.
+    c = _asymptote(x, y)
+    slope, intercept = _lstsq([x, np.ones_like(x)], np.log(c - y))
+    return [c, -slope, intercept, 1.0]
+
+
+def _ilog2_guess(x, y):
+    coef = _lstsq([np.ones_like(x), -1.0 / np.log(x + 1.0)], y)
+    return [coef[0], coef[1]]
+
+
+def _weibull_guess(x, y):
+    alpha, beta, kappa = _saturating_guess(x, y)
+    return [alpha, beta, kappa, 1.0]
+
+
+def _janoschek_guess(x, y):
+    alpha, beta, kappa = _saturating_guess(x, y)
+    return [alpha, beta, kappa, 1.0]
+
+
+class CurveModel(NamedTuple):
+    """One model family: function, parameter names, guess and Jacobian."""
+    name: str
+    func: Callable
+    params: tuple
+    guess: Callable
+    jac: Callable
+
+
+def _model(name: str, params: str, guess: Callable) -> CurveModel:
+    """Look up the function ``name`` and its Jacobian ``name_jac``."""
+    return CurveModel(name, globals()[name], tuple(params.split()), guess,
+                      globals()[name + '_jac'])
+
+
+MODELS: Dict[str, CurveModel] = {m.name: m for m in (
+    _model('vap', 'a b c', _vap_guess),
+    _model('pow3', 'c a alpha', _pow3_guess),
+    _model('linear', 'a b', _linear_guess),
+    _model('logx_linear', 'a b', _logx_linear_guess),
+    _model('dr_hill_zero_background', 'theta eta kappa', _hill_guess),
+    _model('log_power', 'a b c', _log_power_guess),
+    _model('pow4', 'c a b alpha', _pow4_guess),
+    _model('mmf', 'alpha beta kappa delta', _mmf_guess),
+    _model('exp4', 'c a b alpha', _exp4_guess),
+    _model('ilog2', 'c a', _ilog2_guess),
+    _model('weibull', 'alpha beta kappa delta', _weibull_guess),
+    _model('janoschek', 'alpha beta kappa delta', _janoschek_guess),
+)}
+
+
+def evaluate(name: str, x, params: Sequence[float]) -> np.ndarray:
+    """Model ``name`` at steps ``x`` (non-finite where it breaks down)."""
+    with np.errstate(all='ignore'):
+        return MODELS[name].func(np.asarray(x, dtype=float), *params)
+
+
+# ----------------------------------------------------------------------------
+# Fitting.
+
+
+def initial_guess(name: str, x, y) -> Optional[np.ndarray]:
+    """The explicit starting point of ``name`` for data (x, y), or None."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    try:
+        with np.errstate(all='ignore'):
+            p0 = np.asarray(MODELS[name].guess(x, y), dtype=float)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+    return p0 if np.all(np.isfinite(p0)) else None
+
+
+def fit_model(name: str, x, y, max_evals: Optional[int] = None
+              ) -> Optional[np.ndarray]:
+    """Least-squares parameters of model ``name`` on (x, y), or None.
+
+    Fits from :func:`initial_guess` with MINPACK's Levenberg-Marquardt
+    (scipy.optimize.leastsq, analytic Jacobian). When the evaluation budget
+    (default 100 per parameter) runs out, the best point reached is kept;
+    the caller's error filter judges it. None when there are fewer points
+    than parameters, the guess or the solver fails, or the parameters or
+    fitted values are not finite. Nothing is kept between calls.
+    """
+    from scipy.optimize import leastsq
+    model = MODELS[name]
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) < len(model.params) or not np.all(np.isfinite(y)):
+        return None
+    p0 = initial_guess(name, x, y)
+    if p0 is None:
+        return None
+    func, jac = model.func, model.jac
+
+    def residuals(p):
+        r = func(x, *p) - y
+        # MINPACK cannot step back from nan; a huge residual steers it away.
+        return np.where(np.isfinite(r), r, 1e12)
+
+    def jacobian(p):
+        j = jac(x, *p)
+        return np.where(np.isfinite(j), j, 0.0)
+
+    if max_evals is None:
+        max_evals = 100 * len(model.params)
+    try:
+        with np.errstate(all='ignore'):
+            params, ier = leastsq(residuals, p0, Dfun=jacobian,
+                                  col_deriv=True, maxfev=max_evals)
+            fitted = func(x, *params)
+    except (ValueError, TypeError, ArithmeticError,
+            np.linalg.LinAlgError):
+        return None
+    if ier not in (1, 2, 3, 4, 5):
+        return None
+    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(fitted))):
+        return None
+    return np.asarray(params, dtype=float)
+
+
+def fit_all(x, y, names: Optional[Sequence[str]] = None
+            ) -> Dict[str, np.ndarray]:
+    """Fit every model (or ``names``); failed fits are left out."""
+    fits = {}
+    for name in names or MODELS:
+        params = fit_model(name, x, y)
+        if params is not None:
+            fits[name] = params
+    return fits
+
+
+# ----------------------------------------------------------------------------
+# The weighted combination and its Metropolis-Hastings weighting.
+
+
+def _log_posterior_np(w, F, y, f_first, f_end):
+    """Log posterior of weights w (numpy reference implementation)."""
+    if np.any(w <= 0) or not float(w @ f_first) < float(w @ f_end):
+        return -math.inf
+    mse = float(np.mean((y - w @ F) ** 2))
+    mse = max(mse, 1e-300)
+    return -0.5 * len(y) * (math.log(2 * math.pi * mse) + 1.0)
+
+
+def mh_weights_numpy(F, y, f_first, f_end, steps, log_u):
+    """Final weights of each Metropolis-Hastings chain (numpy loop).
+
+    ``F`` is models × points (each model at x = 1..n), ``f_first`` and
+    ``f_end`` the models at x = 1 and at the target step; ``steps`` holds the
+    Gaussian proposal increments (chains × iterations × models) and ``log_u``
+    the log-uniforms of the acceptance tests (chains × iterations).
+    """
+    chains, iters, k = steps.shape
+    out = np.empty((chains, k))
+    for c in range(chains):
+        w = np.full(k, 1.0 / k)
+        cur = _log_posterior_np(w, F, y, f_first, f_end)
+        for t in range(iters):
+            prop = w + steps[c, t]
+            total = prop.sum()
+            if total <= 0:
+                continue
+            prop = prop / total
+            new = _log_posterior_np(prop, F, y, f_first, f_end)
+            if new == -math.inf:
+                continue
+            if cur == -math.inf or log_u[c, t] < new - cur:
+                w, cur = prop, new
+        out[c] = w
+    return out
+
+
+def _numba_kernel():
+    """The compiled MH kernel (numba imports lazily; compiled code is cached
+    on disk next to the module)."""
+    from ._mh_numba import mh_chains
+    return mh_chains
+
+
+def mh_weights(F, y, f_first, f_end, steps, log_u, use_numba: bool = True):
+    """Final weights of each chain; numba kernel, numpy loop as fallback."""
+    args = [np.ascontiguousarray(a, dtype=float)
+            for a in (F, y, f_first, f_end, steps, log_u)]
+    if use_numba:
+        try:
+            kernel = _numba_kernel()
+        except ImportError:
+            kernel = None
+        if kernel is not None:
+            return kernel(*args)
+    return mh_weights_numpy(*args)
+
+
+def mcmc_predict(F, y, f_first, f_end, rng: np.random.Generator,
+                 chains: int = 10, iterations: int = 20,
+                 step_size: float = 0.0005, use_numba: bool = True) -> float:
+    """Mean over chains of the combination Σ wᵢ·fᵢ(target) (final weights).
+
+    Metropolis-Hastings over the weights: uniform start, Gaussian proposal
+    with standard deviation ``step_size`` per weight, renormalised to sum 1;
+    prior 1 iff every weight is positive and the combined curve rises
+    (f(1) < f(target)); Gaussian likelihood whose variance is the mean
+    squared error of the combination on the history.
+    """
+    k = F.shape[0]
+    steps = rng.normal(0.0, step_size, size=(chains, iterations, k))
+    log_u = np.log(rng.random(size=(chains, iterations)))
+    weights = mh_weights(F, y, f_first, f_end, steps, log_u, use_numba)
+    return float(np.mean(weights @ np.asarray(f_end, dtype=float)))
+
+
+class Prediction(NamedTuple):
+    """What :func:`predict_final` found (value None: no prediction)."""
+    value: Optional[float]
+    models: List[str]
+    fitted: List[str]
+
+
+def predict_final(history: Sequence[float], target: int, seed: int = 0,
+                  min_models: int = 4, chains: int = 10, iterations: int = 20,
+                  step_size: float = 0.0005,
+                  use_numba: bool = True) -> Prediction:
+    """Predict the value at step ``target`` from ``history`` (steps 1..n).
+
+    1. Fit every model to the history (values divided by their largest
+       magnitude, so guesses and tolerances do not depend on the metric's
+       scale; the prediction is scaled back).
+    2. Keep models whose sum of squared errors is < n·mean(y)², then those
+       whose prediction at ``target`` lies within median ± (n/10)·std of the
+       kept models' predictions at ``target``.
+    3. Fewer than ``min_models`` left: no prediction.
+    4. Weight the survivors by Metropolis-Hastings (:func:`mcmc_predict`)
+       with a generator seeded from (seed, n), so the same history always
+       gives the same prediction.
+    """
+    y = np.asarray(history, dtype=float)
+    n = len(y)
+    if n == 0 or not np.all(np.isfinite(y)):
+        return Prediction(None, [], [])
+    scale = float(np.max(np.abs(y)))
+    if scale == 0:
+        scale = 1.0
+    y = y / scale
+    x = np.arange(1, n + 1, dtype=float)
+    fits = fit_all(x, y)
+    fitted = list(fits)
+    sse_limit = n * float(np.mean(y)) ** 2
+    kept = {}
+    for name, params in fits.items():
+        sse = float(np.sum((evaluate(name, x, params) - y) ** 2))
+        end = float(evaluate(name, [float(target)], params)[0])
+        if sse < sse_limit and math.isfinite(end):
+            kept[name] = end
+    if len(kept) < min_models:
+        return Prediction(None, list(kept), fitted)
+    ends = np.array(list(kept.values()))
+    median = float(np.median(ends))
+    radius = n / 10.0 * float(np.std(ends))
+    radius += 1e-12 * max(1.0, abs(median))  # identical predictions survive
+    names = [m for m, e in kept.items() if abs(e - median) <= radius]
+    if len(names) < min_models:
+        return Prediction(None, names, fitted)
+    F = np.array([evaluate(m, x, fits[m]) for m in names])
+    f_end = np.array([kept[m] for m in names])
+    rng = np.random.default_rng([seed, n])
+    value = mcmc_predict(F, y, F[:, 0], f_end, rng, chains, iterations,
+                         step_size, use_numba)
+    return Prediction(value * scale, names, fitted)

@@ -1,0 +1,48 @@
+"""Random search: independent seeded samples of the space tree."""
+import copy
+import random as _random
+from typing import Any, Dict, Optional
+
+from ...space import sample_of
+from ..registry import SEARCHERS
+from .base import Params, Searcher
+from .genes import TrialLog, base_seed, check_int, derived_seed, params_key
+
+
+@SEARCHERS.register('random')
+class RandomSearcher(Searcher):
+    """Samples every space independently (``Real`` in log space when
+    ``log``).
+
+    Config keys: ``optimize_mode`` (``max``), ``seed`` (None: a fresh random
+    seed), ``max_unique_tries`` (100): samples drawn per suggestion to avoid a
+    configuration that was already handed out; after that many a repeat is
+    accepted (tiny discrete spaces). The i-th suggestion depends only on the
+    seed, i and the configurations handed out before it, so a resumed task
+    continues the very same sequence. Never runs out.
+    """
+
+    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+                 seed: Optional[int] = None, max_unique_tries: int = 100):
+        super().__init__(space, optimize_mode, seed)
+        self._seed = base_seed(seed)
+        self.max_unique_tries = check_int(
+            max_unique_tries, 'searcher.max_unique_tries', 1)
+        self.log = TrialLog()
+
+    def suggest(self) -> Optional[Params]:
+        rng = _random.Random(derived_seed(self._seed, 'random',
+                                          self.log.handed))
+        params: Any = None
+        for _ in range(self.max_unique_tries):
+            params = copy.deepcopy(sample_of(self.space, rng))
+            if params_key(params) not in self.log.seen:
+                break
+        self.log.issue(params)
+        return params
+
+    def observe(self, params: Params, reward: Optional[float]) -> None:
+        self.log.observe(params, reward)
+
+    def mark_pending(self, params: Params) -> None:
+        self.log.mark_pending(params)
