@@ -8,11 +8,18 @@ accuracy (percent) of every run to
 
 Usage: python benchmarks/make_digits_curves.py [--epochs 20] [--out PATH]
        [--limit N]   (N runs only, for a quick look)
+       [--threads 1] (torch/OpenMP threads per run)
+
+The file is rewritten after every run, and runs already in it (same
+hyper-parameters, epochs and threads) are kept, so an interrupted
+generation continues where it stopped.
 
 The grid crosses the learning rate with the weight decay and the network
 width (``base_channels`` 16 is the baseline, 8 halves every stage); the
 cosine schedule is shortened to the epoch count so each run is a complete
-schedule. About 16 runs of 45-60 s each on a 2-core CPU.
+schedule. About 16 runs of 45-60 s each on an idle 2-core CPU. Each run uses
+one thread by default: on a machine shared with other jobs, two OpenMP
+threads per run were observed to slow training down 30-50 times.
 """
 import argparse
 import datetime
@@ -75,6 +82,46 @@ def read_curve(work_dir):
     return [round(by_step[s], 4) for s in steps]
 
 
+def write(path, records, args, started):
+    data = dict(
+        description='Validation top-1 accuracy (percent) after every epoch '
+        'of the gml digits baseline (narrow ResNet-18, scikit-learn digits '
+        '16x16, SGD nesterov momentum 0.9, 2 warm-up epochs then cosine to '
+        'the last epoch, seed 0), one run per hyper-parameter setting.',
+        metric='accuracy/top1', unit='percent', mode='maximize',
+        epochs=args.epochs, config=CONFIG, threads_per_run=args.threads,
+        produced_by='python benchmarks/make_digits_curves.py --epochs '
+        f'{args.epochs} --threads {args.threads}',
+        date=started, machine=machine(),
+        note='runs are sequential; wall_s is the whole training process and '
+        'depends on what else the machine was running',
+        total_wall_s=round(sum(r['wall_s'] for r in records), 1),
+        runs=records)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=1)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def previous_runs(path, args):
+    """Runs of an earlier, interrupted generation that can be kept."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}, None
+    if (data.get('epochs') != args.epochs
+            or data.get('threads_per_run') != args.threads):
+        return {}, None
+    done = {}
+    for rec in data.get('runs', []):
+        p = rec['params']
+        done[(p['lr'], p['weight_decay'], p['base_channels'])] = rec
+    return done, data.get('date')
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -82,17 +129,29 @@ def main():
     parser.add_argument('--out', default=os.path.join(
         REPO, 'benchmarks', 'data', 'digits_learning_curves.json'))
     parser.add_argument('--limit', type=int, default=None)
+    parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args()
     runs = grid()[:args.limit]
+    done, started = previous_runs(args.out, args)
+    if started is None:
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds')
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads))
     records = []
-    started = datetime.datetime.now(datetime.timezone.utc)
     for i, (lr, wd, width) in enumerate(runs):
+        if (lr, wd, width) in done:
+            records.append(dict(done[(lr, wd, width)], id=i))
+            print(f'[{i + 1}/{len(runs)}] lr={lr} wd={wd} width={width}: '
+                  'kept from the earlier generation', flush=True)
+            continue
         work_dir = tempfile.mkdtemp(prefix='gml_curve_')
         options = cfg_options(lr, wd, width, args.epochs)
         cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
                work_dir, '--cfg-options'] + options
         start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                              env=env)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -105,27 +164,16 @@ def main():
         records.append(dict(
             id=i, params=dict(lr=lr, weight_decay=wd, base_channels=width),
             val_top1=curve, wall_s=round(wall, 1),
-            command='python tools/train.py ' + CONFIG +
-            ' --work-dir WORK_DIR --cfg-options ' + shlex.join(options)))
+            finished=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec='seconds'),
+            command=f'OMP_NUM_THREADS={args.threads} python tools/train.py '
+            f'{CONFIG} --work-dir WORK_DIR --cfg-options '
+            + shlex.join(options)))
+        write(args.out, records, args, started)
         print(f'[{i + 1}/{len(runs)}] lr={lr} wd={wd} width={width}: '
               f'final {curve[-1]:.2f}, best {max(curve):.2f}, {wall:.0f} s',
               flush=True)
-    data = dict(
-        description='Validation top-1 accuracy (percent) after every epoch '
-        'of the gml digits baseline (narrow ResNet-18, scikit-learn digits '
-        '16x16, SGD nesterov momentum 0.9, 2 warm-up epochs then cosine to '
-        'the last epoch, seed 0), one run per hyper-parameter setting.',
-        metric='accuracy/top1', unit='percent', mode='maximize',
-        epochs=args.epochs, config=CONFIG,
-        produced_by='python benchmarks/make_digits_curves.py --epochs '
-        f'{args.epochs}',
-        date=started.isoformat(timespec='seconds'), machine=machine(),
-        total_wall_s=round(sum(r['wall_s'] for r in records), 1),
-        runs=records)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(data, f, indent=1)
-        f.write('\n')
+    write(args.out, records, args, started)
     print(f'wrote {len(records)} curves to {args.out}')
 
 

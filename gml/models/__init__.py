@@ -4,5 +4,6 @@
 (``from gml.models import build_algorithm``).
 """
 from ..registry import MODELS, build_algorithm, build_model
+from . import distillers  # noqa: F401  (registers the distillers)
 
 __all__ = ['MODELS', 'build_algorithm', 'build_model']

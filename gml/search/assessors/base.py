@@ -2,20 +2,16 @@
 from typing import List, Sequence
 
 from ...errors import ConfigError
+from ..searchers.base import normalize_mode
 
-MODES = ('maximize', 'minimize')
+LONG_MODES = {'max': 'maximize', 'min': 'minimize'}
 
 
 def normalize_assessor_mode(mode: str,
                             key: str = 'scheduler.assessor.optimize_mode'
                             ) -> str:
     """Accept maximize/minimize and max/min; return the long form."""
-    aliases = {'max': 'maximize', 'maximize': 'maximize', 'min': 'minimize',
-               'minimize': 'minimize'}
-    if mode not in aliases:
-        raise ConfigError(f'{key}: expected maximize or minimize, found '
-                          f'{mode!r}')
-    return aliases[mode]
+    return LONG_MODES[normalize_mode(mode, key)]
 
 
 class Assessor:

@@ -32,6 +32,7 @@ from a generator seeded by the caller. numba and scipy are imported on first
 use, so importing this module stays cheap.
 """
 import math
+import warnings
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -174,118 +175,123 @@ def janoschek_jac(x, alpha, beta, kappa, delta):
 
 
 # ----------------------------------------------------------------------------
-# Initial guesses. Each takes the steps x (1..n) and values y and returns a
-# starting point for the least-squares fit. Most are exact solutions of a
-# linearised form of the model, so the fit starts close to the optimum.
+# Initial guesses. Each takes the steps x (1..n), the values y and a shared
+# context (the pow3 guess and an asymptote above every value, computed once
+# per fit) and returns the starting point of the least-squares fit. Most are
+# exact solutions of a linearised form of the model, so the fit starts close
+# to its optimum and never depends on an earlier fit.
 
 
-def _lstsq(columns: Sequence[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients of y on the given columns."""
-    design = np.column_stack(columns)
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return coef
+def _line(u: np.ndarray, y: np.ndarray):
+    """Slope and intercept of the least-squares line of y on u."""
+    du = u - u.mean()
+    var = float(du @ du)
+    if not var > 0:
+        raise ArithmeticError('no spread to fit a line')
+    slope = float(du @ (y - y.mean())) / var
+    return slope, float(y.mean()) - slope * float(u.mean())
 
 
-def _span(y: np.ndarray) -> float:
-    """A positive size for the curve's rise, used to scale guesses."""
-    span = float(np.max(y) - np.min(y))
-    return span if span > 0 else max(abs(float(np.mean(y))), 1.0) * 0.1
+class _Context(NamedTuple):
+    pow3: List[float]   # c, a, alpha of the best pow3 with a fixed exponent
+    asymptote: float    # a level above every observed value
+    decay: tuple        # slope, intercept of ln(asymptote − y) on x
 
 
-def _pow3_guess(x, y):
-    """Best of a few exponents, with c and a solved linearly for each."""
+def _context(x, y) -> _Context:
     best = None
     for alpha in (0.25, 0.5, 1.0, 2.0):
-        coef = _lstsq([np.ones_like(x), -x ** (-alpha)], y)
-        sse = float(np.sum((y - coef[0] + coef[1] * x ** (-alpha)) ** 2))
+        u = x ** (-alpha)
+        slope, c = _line(u, y)
+        sse = float(np.sum((y - c - slope * u) ** 2))
         if best is None or sse < best[0]:
-            best = (sse, coef[0], coef[1], alpha)
-    return [best[1], best[2], best[3]]
+            best = (sse, [c, -slope, alpha])
+    span = float(np.max(y) - np.min(y))
+    if span <= 0:
+        span = max(abs(float(np.mean(y))), 1.0) * 0.1
+    asymptote = max(best[1][0], float(np.max(y)) + 0.05 * span)
+    return _Context(best[1], asymptote, _line(x, np.log(asymptote - y)))
 
 
-def _asymptote(x, y):
-    """A level above every observed value, for saturating models."""
-    c = _pow3_guess(x, y)[0]
-    ymax = float(np.max(y))
-    return max(c, ymax + 0.05 * _span(y))
-
-
-def _vap_guess(x, y):
+def _vap_guess(x, y, ctx):
+    # ln y = a + b/x + c·ln x is linear in (1, 1/x, ln x).
     if np.all(y > 0):
-        return list(_lstsq([np.ones_like(x), 1.0 / x, np.log(x)], np.log(y)))
+        design = np.column_stack([np.ones_like(x), 1.0 / x, np.log(x)])
+        return list(np.linalg.solve(design.T @ design, design.T @ np.log(y)))
     return [math.log(max(float(np.max(y)), 1e-3)), -1.0, 0.0]
 
 
-def _linear_guess(x, y):
-    return list(_lstsq([x, np.ones_like(x)], y))
+def _pow3_guess(x, y, ctx):
+    return list(ctx.pow3)
 
 
-def _logx_linear_guess(x, y):
-    return list(_lstsq([np.log(x), np.ones_like(x)], y))
+def _linear_guess(x, y, ctx):
+    return list(_line(x, y))
 
 
-def _hill_guess(x, y):
+def _logx_linear_guess(x, y, ctx):
+    return list(_line(np.log(x), y))
+
+
+def _hill_guess(x, y, ctx):
     # With eta = 1, 1/y = 1/theta + (kappa/theta)·(1/x) is linear in 1/x.
     if np.all(y > 0):
-        inv0, slope = _lstsq([np.ones_like(x), 1.0 / x], 1.0 / y)
+        slope, inv0 = _line(1.0 / x, 1.0 / y)
         if inv0 > 0 and slope > 0:
             return [1.0 / inv0, 1.0, slope / inv0]
-    return [_asymptote(x, y), 1.0, 1.0]
+    return [ctx.asymptote, 1.0, 1.0]
 
 
-def _log_power_guess(x, y):
+def _log_power_guess(x, y, ctx):
     # Given a, ln(a/y − 1) = c·ln x − c·b is linear in ln x.
-    a = _asymptote(x, y)
+    a = ctx.asymptote
     if np.all(y > 0):
-        c, intercept = _lstsq([np.log(x), np.ones_like(x)], np.log(a / y - 1))
+        c, intercept = _line(np.log(x), np.log(a / y - 1))
         if c < 0:
             return [a, -intercept / c, c]
     return [a, math.log(max(float(x[-1]), 2.0) / 2.0), -1.0]
 
 
-def _pow4_guess(x, y):
+def _pow4_guess(x, y, ctx):
     # (a·x)^(−alpha) = a^(−alpha)·x^(−alpha): start on the pow3 curve.
-    c, amp, alpha = _pow3_guess(x, y)
+    c, amp, alpha = ctx.pow3
     if amp > 0:
         a = amp ** (-1.0 / alpha)
         return [c, a, 1e-3 * a, alpha]
-    return [_asymptote(x, y), 1.0, 0.0, 0.5]
+    return [ctx.asymptote, 1.0, 0.0, 0.5]
 
 
-def _saturating_guess(x, y):
-    """alpha, beta, kappa with delta = 1 from ln(alpha − y) linear in x."""
-    alpha = _asymptote(x, y)
-    slope, intercept = _lstsq([x, np.ones_like(x)], np.log(alpha - y))
-    kappa = -slope if slope < 0 else 1.0 / float(x[-1])
-    return alpha, alpha - math.exp(intercept), kappa
+def _decay_guess(ctx):
+    """alpha, beta, kappa with delta = 1: ln(alpha − y) = ln(alpha − beta)
+    − kappa·x."""
+    slope, intercept = ctx.decay
+    kappa = -slope if slope < 0 else 0.1
+    return [ctx.asymptote, ctx.asymptote - math.exp(intercept), kappa]
 
 
-def _mmf_guess(x, y):
-    alpha = _asymptote(x, y)
-    # delta = 1, kappa = 1 put f(1) half-way between beta and alpha.
+def _mmf_guess(x, y, ctx):
+    # delta = 1 and kappa = 1 put f(1) half-way between beta and alpha.
+    alpha = ctx.asymptote
     return [alpha, 2.0 * float(y[0]) - alpha, 1.0, 1.0]
 
 
-def _exp4_guess(x, y):
+def _exp4_guess(x, y, ctx):
     # alpha = 1: ln(c − y) = b − a·x.
-    c = _asymptote(x, y)
-    slope, intercept = _lstsq([x, np.ones_like(x)], np.log(c - y))
-    return [c, -slope, intercept, 1.0]
+    slope, intercept = ctx.decay
+    return [ctx.asymptote, -slope, intercept, 1.0]
 
 
-def _ilog2_guess(x, y):
-    coef = _lstsq([np.ones_like(x), -1.0 / np.log(x + 1.0)], y)
-    return [coef[0], coef[1]]
+def _ilog2_guess(x, y, ctx):
+    slope, c = _line(1.0 / np.log(x + 1.0), y)
+    return [c, -slope]
 
 
-def _weibull_guess(x, y):
-    alpha, beta, kappa = _saturating_guess(x, y)
-    return [alpha, beta, kappa, 1.0]
+def _weibull_guess(x, y, ctx):
+    return _decay_guess(ctx) + [1.0]
 
 
-def _janoschek_guess(x, y):
-    alpha, beta, kappa = _saturating_guess(x, y)
-    return [alpha, beta, kappa, 1.0]
+def _janoschek_guess(x, y, ctx):
+    return _decay_guess(ctx) + [1.0]
 
 
 class CurveModel(NamedTuple):
@@ -317,6 +323,7 @@ MODELS: Dict[str, CurveModel] = {m.name: m for m in (
     _model('weibull', 'alpha beta kappa delta', _weibull_guess),
     _model('janoschek', 'alpha beta kappa delta', _janoschek_guess),
 )}
+MODEL_IDS = {name: i for i, name in enumerate(MODELS)}
 
 
 def evaluate(name: str, x, params: Sequence[float]) -> np.ndarray:
@@ -328,40 +335,46 @@ def evaluate(name: str, x, params: Sequence[float]) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # Fitting.
 
+FTOL = 1e-10   # stop when a step lowers the squared error by less than this
+XTOL = 1e-8    # ... or moves every parameter by less than this (relative)
+MAX_ITER = 100  # Levenberg-Marquardt iterations (Jacobians) per model
 
-def initial_guess(name: str, x, y) -> Optional[np.ndarray]:
-    """The explicit starting point of ``name`` for data (x, y), or None."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+
+def _numba():
+    """The numba kernels, or None when numba cannot be imported."""
     try:
-        with np.errstate(all='ignore'):
-            p0 = np.asarray(MODELS[name].guess(x, y), dtype=float)
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        from . import _numba_kernels
+    except ImportError:
         return None
-    return p0 if np.all(np.isfinite(p0)) else None
+    return _numba_kernels
 
 
-def fit_model(name: str, x, y, max_evals: Optional[int] = None
-              ) -> Optional[np.ndarray]:
-    """Least-squares parameters of model ``name`` on (x, y), or None.
-
-    Fits from :func:`initial_guess` with MINPACK's Levenberg-Marquardt
-    (scipy.optimize.leastsq, analytic Jacobian). When the evaluation budget
-    (default 100 per parameter) runs out, the best point reached is kept;
-    the caller's error filter judges it. None when there are fewer points
-    than parameters, the guess or the solver fails, or the parameters or
-    fitted values are not finite. Nothing is kept between calls.
+def initial_guesses(x, y, names: Optional[Sequence[str]] = None
+                    ) -> Dict[str, np.ndarray]:
+    """Explicit starting points for (x, y); models without one are left out.
     """
-    from scipy.optimize import leastsq
-    model = MODELS[name]
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    if len(x) < len(model.params) or not np.all(np.isfinite(y)):
-        return None
-    p0 = initial_guess(name, x, y)
-    if p0 is None:
-        return None
-    func, jac = model.func, model.jac
+    guesses = {}
+    with np.errstate(all='ignore'):
+        try:
+            ctx = _context(x, y)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return guesses
+        for name in names or MODELS:
+            try:
+                p0 = np.asarray(MODELS[name].guess(x, y, ctx), dtype=float)
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+                continue
+            if np.all(np.isfinite(p0)):
+                guesses[name] = p0
+    return guesses
+
+
+def _fit_scipy(name: str, x, y, p0) -> Optional[np.ndarray]:
+    """MINPACK Levenberg-Marquardt (scipy.optimize.leastsq) from p0."""
+    from scipy.optimize import leastsq
+    func, jac = MODELS[name].func, MODELS[name].jac
 
     def residuals(p):
         r = func(x, *p) - y
@@ -372,32 +385,68 @@ def fit_model(name: str, x, y, max_evals: Optional[int] = None
         j = jac(x, *p)
         return np.where(np.isfinite(j), j, 0.0)
 
-    if max_evals is None:
-        max_evals = 100 * len(model.params)
     try:
-        with np.errstate(all='ignore'):
+        with np.errstate(all='ignore'), warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # "maxfev reached" is handled
             params, ier = leastsq(residuals, p0, Dfun=jacobian,
-                                  col_deriv=True, maxfev=max_evals)
-            fitted = func(x, *params)
+                                  col_deriv=True, ftol=FTOL, xtol=XTOL,
+                                  maxfev=MAX_ITER * 2)
     except (ValueError, TypeError, ArithmeticError,
             np.linalg.LinAlgError):
         return None
-    if ier not in (1, 2, 3, 4, 5):
-        return None
-    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(fitted))):
-        return None
-    return np.asarray(params, dtype=float)
+    return np.asarray(params, dtype=float) if 1 <= ier <= 5 else None
 
 
-def fit_all(x, y, names: Optional[Sequence[str]] = None
-            ) -> Dict[str, np.ndarray]:
-    """Fit every model (or ``names``); failed fits are left out."""
+def fit_all(x, y, names: Optional[Sequence[str]] = None,
+            use_numba: bool = True) -> Dict[str, np.ndarray]:
+    """Least-squares parameters of every model (or ``names``) on (x, y).
+
+    Each model starts from its explicit guess (:func:`initial_guesses`) and
+    is fitted by Levenberg-Marquardt with analytic derivatives: the numba
+    kernel, or scipy.optimize.leastsq when numba is missing or
+    ``use_numba`` is False. If the iteration budget runs out the best point
+    reached is kept (the caller's error filter judges it). A model is left
+    out when it has more parameters than there are points, has no finite
+    guess, or its fit ends with non-finite parameters or fitted values.
+    Nothing is kept between calls.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) == 0 or not (np.all(np.isfinite(y)) and np.all(x > 0)):
+        return {}
+    names = [m for m in (names or MODELS) if len(MODELS[m].params) <= len(x)]
+    guesses = initial_guesses(x, y, names)
+    names = [m for m in names if m in guesses]
+    kernels = _numba() if use_numba else None
+    raw = {}
+    if kernels is not None and names:
+        p0s = np.zeros((len(names), 4))
+        for i, name in enumerate(names):
+            p0s[i, :len(guesses[name])] = guesses[name]
+        mids = np.array([MODEL_IDS[m] for m in names], dtype=np.int64)
+        params, status = kernels.fit_models(mids, x, y, p0s, MAX_ITER, FTOL,
+                                            XTOL)
+        for i, name in enumerate(names):
+            if status[i] > 0:
+                raw[name] = params[i, :len(MODELS[name].params)].copy()
+    else:
+        for name in names:
+            params = _fit_scipy(name, x, y, guesses[name])
+            if params is not None:
+                raw[name] = params
     fits = {}
-    for name in names or MODELS:
-        params = fit_model(name, x, y)
-        if params is not None:
+    for name, params in raw.items():
+        if (np.all(np.isfinite(params))
+                and np.all(np.isfinite(evaluate(name, x, params)))):
             fits[name] = params
     return fits
+
+
+def fit_model(name: str, x, y, use_numba: bool = True
+              ) -> Optional[np.ndarray]:
+    """Least-squares parameters of one model (see :func:`fit_all`), or None.
+    """
+    return fit_all(x, y, [name], use_numba).get(name)
 
 
 # ----------------------------------------------------------------------------
@@ -408,8 +457,7 @@ def _log_posterior_np(w, F, y, f_first, f_end):
     """Log posterior of weights w (numpy reference implementation)."""
     if np.any(w <= 0) or not float(w @ f_first) < float(w @ f_end):
         return -math.inf
-    mse = float(np.mean((y - w @ F) ** 2))
-    mse = max(mse, 1e-300)
+    mse = max(float(np.mean((y - w @ F) ** 2)), 1e-300)
     return -0.5 * len(y) * (math.log(2 * math.pi * mse) + 1.0)
 
 
@@ -441,24 +489,13 @@ def mh_weights_numpy(F, y, f_first, f_end, steps, log_u):
     return out
 
 
-def _numba_kernel():
-    """The compiled MH kernel (numba imports lazily; compiled code is cached
-    on disk next to the module)."""
-    from ._mh_numba import mh_chains
-    return mh_chains
-
-
 def mh_weights(F, y, f_first, f_end, steps, log_u, use_numba: bool = True):
-    """Final weights of each chain; numba kernel, numpy loop as fallback."""
+    """Final weights of each chain: numba kernel, or the numpy loop."""
     args = [np.ascontiguousarray(a, dtype=float)
             for a in (F, y, f_first, f_end, steps, log_u)]
-    if use_numba:
-        try:
-            kernel = _numba_kernel()
-        except ImportError:
-            kernel = None
-        if kernel is not None:
-            return kernel(*args)
+    kernels = _numba() if use_numba else None
+    if kernels is not None:
+        return kernels.mh_chains(*args)
     return mh_weights_numpy(*args)
 
 
@@ -471,7 +508,9 @@ def mcmc_predict(F, y, f_first, f_end, rng: np.random.Generator,
     with standard deviation ``step_size`` per weight, renormalised to sum 1;
     prior 1 iff every weight is positive and the combined curve rises
     (f(1) < f(target)); Gaussian likelihood whose variance is the mean
-    squared error of the combination on the history.
+    squared error of the combination on the history. When even the uniform
+    start breaks the prior (a flat or falling combination) and no proposal
+    repairs it, the chain stays at uniform weights.
     """
     k = F.shape[0]
     steps = rng.normal(0.0, step_size, size=(chains, iterations, k))
@@ -483,8 +522,8 @@ def mcmc_predict(F, y, f_first, f_end, rng: np.random.Generator,
 class Prediction(NamedTuple):
     """What :func:`predict_final` found (value None: no prediction)."""
     value: Optional[float]
-    models: List[str]
-    fitted: List[str]
+    models: List[str]   # the models that survived both filters
+    fitted: List[str]   # the models whose fit succeeded
 
 
 def predict_final(history: Sequence[float], target: int, seed: int = 0,
@@ -502,7 +541,7 @@ def predict_final(history: Sequence[float], target: int, seed: int = 0,
     3. Fewer than ``min_models`` left: no prediction.
     4. Weight the survivors by Metropolis-Hastings (:func:`mcmc_predict`)
        with a generator seeded from (seed, n), so the same history always
-       gives the same prediction.
+       gives the same prediction, whatever else ran before.
     """
     y = np.asarray(history, dtype=float)
     n = len(y)
@@ -513,8 +552,7 @@ def predict_final(history: Sequence[float], target: int, seed: int = 0,
         scale = 1.0
     y = y / scale
     x = np.arange(1, n + 1, dtype=float)
-    fits = fit_all(x, y)
-    fitted = list(fits)
+    fits = fit_all(x, y, use_numba=use_numba)
     sse_limit = n * float(np.mean(y)) ** 2
     kept = {}
     for name, params in fits.items():
@@ -523,17 +561,17 @@ def predict_final(history: Sequence[float], target: int, seed: int = 0,
         if sse < sse_limit and math.isfinite(end):
             kept[name] = end
     if len(kept) < min_models:
-        return Prediction(None, list(kept), fitted)
+        return Prediction(None, list(kept), list(fits))
     ends = np.array(list(kept.values()))
     median = float(np.median(ends))
     radius = n / 10.0 * float(np.std(ends))
     radius += 1e-12 * max(1.0, abs(median))  # identical predictions survive
     names = [m for m, e in kept.items() if abs(e - median) <= radius]
     if len(names) < min_models:
-        return Prediction(None, names, fitted)
+        return Prediction(None, names, list(fits))
     F = np.array([evaluate(m, x, fits[m]) for m in names])
     f_end = np.array([kept[m] for m in names])
     rng = np.random.default_rng([seed, n])
     value = mcmc_predict(F, y, F[:, 0], f_end, rng, chains, iterations,
                          step_size, use_numba)
-    return Prediction(value * scale, names, fitted)
+    return Prediction(value * scale, names, list(fits))

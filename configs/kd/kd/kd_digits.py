@@ -1,0 +1,25 @@
+# Hinton KD on the digits: the small student learns from the baseline's
+# logits (T = 4, weight 0.9) and from the labels (weight 0.1).
+# Train the teacher first: see configs/kd/teachers/README.md.
+_base_ = ['../digits_student.py']
+teacher = dict(
+    ckpt_path='work_dirs/digits_teacher/epoch_30.pth',
+    model=dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
+                      base_channels=16, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=128),
+        data_preprocessor=_base_.data_preprocessor))
+algorithm = dict(
+    type='gml.TeacherStudentDistillation',
+    student_loss_weight=0.1,
+    input_shape=(2, 3, 16, 16),
+    distill_cfg=dict(
+        teacher=teacher,
+        distill_head_cfg=[
+            dict(student_module='head.fc', teacher_module='head.fc',
+                 head=dict(type='gml.BaseDistillationHead', name='kd',
+                           loss=dict(type='gml.KDLoss', temperature=4.0,
+                                     loss_weight=0.9))),
+        ]))

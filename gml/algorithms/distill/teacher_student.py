@@ -1,0 +1,212 @@
+"""Teacher-student distillation around any model."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ...errors import ConfigError
+from ...models.distillers import run_model
+from ...registry import ALGORITHMS, MODELS
+from ...utils.weights import load_weights
+from ..base import BaseAlgorithm
+
+
+def current_epoch() -> int:
+    """The Runner's current epoch (0 outside a Runner).
+
+    Read from mmengine's message hub, which the Runner restores on resume,
+    so stage switches keyed on it survive a restart.
+    """
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    return int(hub.get_info('epoch', 0) or 0)
+
+
+@ALGORITHMS.register_module()
+class TeacherStudentDistillation(BaseAlgorithm):
+    """Train ``model`` (the student) with its own loss plus distillation.
+
+    Args:
+        model: the student.
+        distill_cfg: teachers and heads, see
+            :class:`~gml.models.distillers.TeacherDistiller`.
+        distiller: ``dict(type='TeacherDistiller')`` (the default).
+        use_meal: MEAL V2: targets are the teachers' averaged softmax, no
+            hard labels, plus a discriminator on logits (``meal_cfg``).
+        meal_cfg: ``student_module`` / ``teacher_module`` holding the logits
+            (``'head.fc'``), ``discriminator`` (a LogitDiscriminator config;
+            ``None`` disables it) and ``adversarial_weight`` (1.0).
+        pretrained: a checkpoint to initialise the student from.
+        student_loss_weight: scales the student's own loss (0 drops it).
+        connector_pretrain_epochs: epochs during which only the teacher-side
+            connectors with a ``pretrain_criterion`` train (Factor Transfer's
+            paraphraser), before the student trains; they are frozen after.
+        input_shape: when given, e.g. ``(2, 3, 32, 32)``, a forward of zeros
+            at build time checks that every head's features fit; otherwise
+            the check runs on the first training batch, before any update.
+    """
+
+    def __init__(self, model, distill_cfg: dict,
+                 distiller: Optional[dict] = None, use_meal: bool = False,
+                 meal_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 student_loss_weight: float = 1.0,
+                 connector_pretrain_epochs: int = 0,
+                 input_shape: Optional[Sequence[int]] = None,
+                 data_preprocessor=None, init_cfg=None):
+        super().__init__(model, data_preprocessor, init_cfg)
+        if pretrained:
+            load_weights(self.model, pretrained, 'algorithm.pretrained')
+        distiller = dict(distiller or dict(type='gml.TeacherDistiller'))
+        distiller['distill_cfg'] = distill_cfg
+        self.distiller = MODELS.build(distiller)
+        self.distiller.attach(self.model)
+        self.student_loss_weight = float(student_loss_weight)
+        self.connector_pretrain_epochs = int(connector_pretrain_epochs)
+        if self.connector_pretrain_epochs and \
+                not self.distiller.pretrained_connectors():
+            raise ConfigError('algorithm.connector_pretrain_epochs: no '
+                              'tea_connector has a pretrain_criterion')
+        self.use_meal = bool(use_meal)
+        self.discriminator = None
+        if self.use_meal:
+            self._setup_meal(dict(meal_cfg or {}))
+        self._shapes_checked = False
+        if input_shape is not None:
+            self._dry_run(torch.zeros(*input_shape))
+
+    # -- MEAL V2 -----------------------------------------------------------
+    def _setup_meal(self, cfg: dict) -> None:
+        unknown = set(cfg) - {'student_module', 'teacher_module',
+                              'discriminator', 'adversarial_weight'}
+        if unknown:
+            raise ConfigError(f'algorithm.meal_cfg: unknown keys '
+                              f'{sorted(unknown)}')
+        recorder = self.distiller.recorder
+        self._meal_student = recorder.watch(
+            self.model, cfg.get('student_module', 'head.fc'), 'output',
+            'algorithm.meal_cfg.student_module')
+        self._meal_teachers = [
+            recorder.watch(t, cfg.get('teacher_module', 'head.fc'), 'output',
+                           'algorithm.meal_cfg.teacher_module')
+            for t in self.distiller.teachers]
+        disc = cfg.get('discriminator', 'default')
+        if disc is not None:
+            if disc == 'default':
+                num_classes = self._num_classes()
+                disc = dict(type='gml.LogitDiscriminator',
+                            in_channels=num_classes)
+            self.discriminator = MODELS.build(disc)
+        self.adversarial_weight = float(cfg.get('adversarial_weight', 1.0))
+        self.student_loss_weight = 0.0  # MEAL V2 uses no hard labels
+
+    def _num_classes(self) -> int:
+        head = getattr(self.model, 'head', None)
+        if head is None or not hasattr(head, 'num_classes'):
+            raise ConfigError('algorithm.meal_cfg.discriminator: cannot infer '
+                              'the number of classes; give the discriminator '
+                              'config with in_channels')
+        return int(head.num_classes)
+
+    def _meal_losses(self) -> Dict[str, torch.Tensor]:
+        recorder = self.distiller.recorder
+        student = recorder.get(self._meal_student)
+        teachers = [recorder.get(k) for k in self._meal_teachers]
+        target = torch.stack([F.softmax(t, 1) for t in teachers]).mean(0)
+        losses = {'loss_meal': -(target * F.log_softmax(student, 1))
+                  .sum(1).mean()}
+        if self.discriminator is not None:
+            mean_logits = torch.stack(teachers).mean(0)
+            scores = self.discriminator(torch.cat([student, mean_logits]))
+            labels = torch.cat([torch.zeros(len(student)),
+                                torch.ones(len(mean_logits))]).long()
+            losses['loss_discriminator'] = self.adversarial_weight * \
+                F.cross_entropy(scores, labels.to(scores.device))
+        return losses
+
+    # -- the step ----------------------------------------------------------
+    def stage(self) -> str:
+        """``'pretrain'`` (connector pretraining) or ``'distill'``."""
+        return 'pretrain' if current_epoch() < \
+            self.connector_pretrain_epochs else 'distill'
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.distiller.train(mode)  # keeps the teachers in eval mode
+        return self
+
+    def _dry_run(self, inputs: torch.Tensor) -> None:
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                run_model(self.model, inputs)
+                self.distiller.teacher_forward(inputs)
+                self.distiller.check_shapes()
+        finally:
+            self.distiller.recorder.clear()
+            self.train(was_training)
+        self._shapes_checked = True
+
+    def student_losses(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+        """The student's own losses, scaled by ``student_loss_weight``."""
+        losses = self.model(inputs, data_samples, mode='loss')
+        if self.student_loss_weight == 1.0:
+            return dict(losses)
+        if self.student_loss_weight == 0.0:
+            return {}
+        return {k: v * self.student_loss_weight if 'loss' in k else v
+                for k, v in losses.items()}
+
+    def _teachers_and_check(self, inputs) -> None:
+        self.distiller.teacher_forward(inputs)
+        if not self._shapes_checked:
+            self.distiller.check_shapes()
+            self._shapes_checked = True
+
+    def head_only_losses(self, inputs) -> Dict[str, torch.Tensor]:
+        """Only the heads' losses (the student runs without its own loss)."""
+        run_model(self.model, inputs)
+        self._teachers_and_check(inputs)
+        return self.distiller.head_losses()
+
+    def distill_losses(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+        """Student loss + every head (+ MEAL); features recorded by hooks."""
+        losses = self.student_losses(inputs, data_samples)
+        self._teachers_and_check(inputs)
+        losses.update(self.distiller.head_losses())
+        if self.use_meal:
+            losses.update(self._meal_losses())
+        return losses
+
+    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+        pretrain = self.stage() == 'pretrain'
+        for connector in self.distiller.pretrained_connectors():
+            connector.requires_grad_(pretrain)
+        try:
+            if pretrain:
+                self.distiller.teacher_forward(inputs)
+                return self.distiller.head_losses(pretrain=True)
+            return self.distill_losses(inputs, data_samples)
+        finally:
+            self.distiller.recorder.clear()
+
+    def forward(self, inputs, data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        try:
+            return super().forward(inputs, data_samples, mode)
+        finally:
+            self.distiller.recorder.clear()
+
+    def student_state_dict(self) -> Dict[str, torch.Tensor]:
+        """The student's weights, keyed as the plain student model."""
+        return self.model.state_dict()
+
+
+@ALGORITHMS.register_module()
+class ImageClassifierDistiller(TeacherStudentDistillation):
+    """The design guide's name for teacher-student distillation of image
+    classifiers; identical to :class:`TeacherStudentDistillation`."""
+

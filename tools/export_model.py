@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Save the model an algorithm wraps as a plain checkpoint.
+
+The result loads into the plain model config with no gml code, e.g. the
+distilled student into the student's own config:
+
+    python tools/export_model.py configs/kd/kd/kd_digits.py \
+        work_dirs/kd_digits/epoch_10.pth work_dirs/kd_digits/student.pth
+    python tools/test.py configs/kd/digits_student.py work_dirs/kd_digits/student.pth
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gml.utils.cli import run_cli  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config', help='the algorithm config')
+    parser.add_argument('checkpoint', help='a checkpoint of the algorithm')
+    parser.add_argument('output', help='where to write the plain checkpoint')
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    from gml.apis.export import export_wrapped_model
+    path = export_wrapped_model(args.config, args.checkpoint, args.output)
+    print(f'gml: wrote {path}')
+
+
+if __name__ == '__main__':
+    run_cli(main, 'export_model.py')
