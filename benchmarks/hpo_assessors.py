@@ -11,10 +11,11 @@ the file's order and in ``--orders`` random orders (seeds 0, 1, ...).
 
 Prints one JSON line. Per assessor: the share of epochs saved
 (1 - epochs run / epochs of all full curves), whether the best trial (highest
-final accuracy) survived, and how many trials were stopped; for the random
-orders their mean, the share of orders in which the best survived, and the
-range. For CurveFittingAssessor also the latency of the assess calls that ran
-a prediction (median, p95, max ms; after one warm-up prediction that loads
+final accuracy) survived, how many trials were stopped, and the regret (best
+final accuracy of all trials minus that of the surviving trials, in accuracy
+points); for the random orders their mean, the share of orders in which the
+best survived, and the range. For CurveFittingAssessor also the latency of the assess calls that ran
+a prediction under the default config (median, p95, max ms; after one warm-up prediction that loads
 numba's compiled code, whose time is given too), and the latency of the same
 predictions with the numba kernels switched off (scipy leastsq + numpy
 Metropolis-Hastings) for comparison.
@@ -38,7 +39,12 @@ from gml.search.assessors import curve_models  # noqa: E402
 
 ASSESSOR_CONFIGS = {
     'curve_fitting': (CurveFittingAssessor, dict(epoch_num=20)),
+    # Judging only after half the curve, for comparison.
+    'curve_fitting_start_step_10': (CurveFittingAssessor,
+                                    dict(epoch_num=20, start_step=10)),
     'median_stop': (MedianStopAssessor, dict()),
+    # Skipping the first, noisiest epochs, for comparison.
+    'median_stop_start_step_5': (MedianStopAssessor, dict(start_step=5)),
     # NNI's rule as shipped: no startup guard.
     'median_stop_no_startup_guard': (MedianStopAssessor,
                                      dict(n_startup_trials=0)),
@@ -122,8 +128,10 @@ def main():
                 epochs_saved=round(1 - run / total, 4),
                 best_survived=bool(best_ids & set(survived)),
                 stopped=len(stopped),
-                best_found=max((finals[i] for i in survived), default=None)))
-            if timer is not None:
+                best_found=max((finals[i] for i in survived), default=None),
+                regret=round(best_final - max(
+                    (finals[i] for i in survived), default=0.0), 4)))
+            if timer is not None and name == 'curve_fitting':
                 latencies += timer.ms
                 if k == 0:
                     histories = timer.histories
@@ -138,6 +146,9 @@ def main():
                 epochs_saved_range=[min(saved), max(saved)],
                 best_survived_share=round(
                     float(np.mean([r['best_survived'] for r in rand])), 4),
+                regret_mean=round(float(np.mean(
+                    [r['regret'] for r in rand])), 4),
+                regret_max=max(r['regret'] for r in rand),
                 stopped_mean=round(float(np.mean(stops)), 2),
                 stopped_range=[min(stops), max(stops)]))
 

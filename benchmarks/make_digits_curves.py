@@ -12,14 +12,15 @@ Usage: python benchmarks/make_digits_curves.py [--epochs 20] [--out PATH]
 
 The file is rewritten after every run, and runs already in it (same
 hyper-parameters, epochs and threads) are kept, so an interrupted
-generation continues where it stopped.
+generation continues where it stopped (delete the file to start afresh).
 
 The grid crosses the learning rate with the weight decay and the network
 width (``base_channels`` 16 is the baseline, 8 halves every stage); the
 cosine schedule is shortened to the epoch count so each run is a complete
-schedule. About 16 runs of 45-60 s each on an idle 2-core CPU. Each run uses
-one thread by default: on a machine shared with other jobs, two OpenMP
-threads per run were observed to slow training down 30-50 times.
+schedule. 16 runs; the stored file took 56-139 s per run (22 minutes in
+all) with one thread per run on a 2-core machine shared with other jobs.
+Each run uses one thread by default: on that machine, two OpenMP threads per
+run were observed to slow training down 30-50 times.
 """
 import argparse
 import datetime

@@ -393,6 +393,18 @@ def test_skopt_beats_random_on_a_quadratic():
                                            seed=seed), 12))
     assert statistics.median(sk) < statistics.median(rnd)
     assert statistics.median(sk) < 0.02
+    # parallel trials: three suggestions without results, all new points
+    searcher = SkoptSearcher(space, seed=0, acq_func='EI',
+                             n_initial_points=5)
+    done = []
+    for _ in range(6):
+        done.append(searcher.suggest())
+        searcher.observe(done[-1], -quadratic(done[-1]))
+    running = [searcher.suggest() for _ in range(3)]
+    assert len(set(keys(done + running))) == 9
+    spread = min(math.dist((a['x'], a['y']), (b['x'], b['y']))
+                 for i, a in enumerate(running) for b in running[i + 1:])
+    assert spread > 1e-3
 
 
 def test_skopt_parallel_suggestions_are_distinct_and_valid():

@@ -29,3 +29,5 @@ algorithm = dict(
             ab_head(3, 16, 64, 0.5 * 3e-3),
             ab_head(4, 32, 128, 1.0 * 3e-3),
         ]))
+# stages leave some parameters without gradients: DDP must allow it
+find_unused_parameters = True

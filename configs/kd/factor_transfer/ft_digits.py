@@ -21,3 +21,5 @@ algorithm = dict(
                                pretrain_criterion=dict(type='L1Loss')),
                            loss=dict(type='gml.FTLoss', loss_weight=500.0))),
         ]))
+# stages leave some parameters without gradients: DDP must allow it
+find_unused_parameters = True

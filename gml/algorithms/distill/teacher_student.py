@@ -149,14 +149,15 @@ class TeacherStudentDistillation(BaseAlgorithm):
         self._shapes_checked = True
 
     def student_losses(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
-        """The student's own losses, scaled by ``student_loss_weight``."""
+        """The student's own losses (``student_<key>``), scaled by
+        ``student_loss_weight``; mmengine logs their sum with the rest as
+        ``loss``."""
         losses = self.model(inputs, data_samples, mode='loss')
-        if self.student_loss_weight == 1.0:
-            return dict(losses)
         if self.student_loss_weight == 0.0:
             return {}
-        return {k: v * self.student_loss_weight if 'loss' in k else v
-                for k, v in losses.items()}
+        weight = self.student_loss_weight
+        return {f'student_{k}': v * weight if 'loss' in k and weight != 1.0
+                else v for k, v in losses.items()}
 
     def _teachers_and_check(self, inputs) -> None:
         self.distiller.teacher_forward(inputs)

@@ -21,9 +21,12 @@ weibull                     alpha − (alpha − beta)·exp(−(kappa·x)^delta)
 janoschek                   alpha − (alpha − beta)·exp(−kappa·x^delta)
 ==========================  ================================================
 
-ilog2 is ``c − a/ln x`` in the paper, which is infinite at x = 1; it is
-evaluated one step to the right so that every model is finite on the whole
-history (the combination's likelihood uses every point).
+Compared with the paper's eleven families, NNI's list (kept here) adds
+``linear`` and has ``logx_linear`` (a·ln x + b) where the paper has "log log
+linear", ln(a·ln x + b). ilog2 is ``c − a/ln x`` in the paper, which is
+infinite at x = 1; it is evaluated one step to the right so that every model
+is finite on the whole history (the combination's likelihood uses every
+point).
 
 Everything here is a pure function of its arguments: each call fits afresh
 from explicit, data-derived initial guesses, a model whose fit fails is
@@ -337,7 +340,7 @@ def evaluate(name: str, x, params: Sequence[float]) -> np.ndarray:
 
 FTOL = 1e-10   # stop when a step lowers the squared error by less than this
 XTOL = 1e-8    # ... or moves every parameter by less than this (relative)
-MAX_ITER = 100  # Levenberg-Marquardt iterations (Jacobians) per model
+MAX_ITER = 200  # Levenberg-Marquardt iterations (Jacobians) per model
 
 
 def _numba():
@@ -361,7 +364,7 @@ def initial_guesses(x, y, names: Optional[Sequence[str]] = None
             ctx = _context(x, y)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             return guesses
-        for name in names or MODELS:
+        for name in (MODELS if names is None else names):
             try:
                 p0 = np.asarray(MODELS[name].guess(x, y, ctx), dtype=float)
             except (ValueError, ArithmeticError, np.linalg.LinAlgError):
@@ -414,7 +417,8 @@ def fit_all(x, y, names: Optional[Sequence[str]] = None,
     y = np.asarray(y, dtype=float)
     if len(x) == 0 or not (np.all(np.isfinite(y)) and np.all(x > 0)):
         return {}
-    names = [m for m in (names or MODELS) if len(MODELS[m].params) <= len(x)]
+    names = [m for m in (MODELS if names is None else names)
+             if len(MODELS[m].params) <= len(x)]
     guesses = initial_guesses(x, y, names)
     names = [m for m in names if m in guesses]
     kernels = _numba() if use_numba else None

@@ -32,10 +32,13 @@ class MedianStopAssessor(Assessor):
 
     Guards, checked in this order; each one keeps the trial going:
 
-    - ``n_startup_trials`` (5): fewer trials than this have completed.
+    - ``n_startup_trials`` (5): fewer trials than this have completed
+      successfully.
     - ``start_step`` (0): the trial has fewer values than this (warm-up).
     - ``interval_steps`` (1): judge only at S = s0, s0 + interval,
-      s0 + 2·interval, ... where s0 = max(start_step, 1).
+      s0 + 2·interval, ... where s0 = max(start_step, 1). When several
+      steps arrive at once (the controller polls), the trial is judged if
+      one of the new steps is such a step.
     - a trial whose values are all NaN is stopped here;
     - ``n_min_trials`` (1): fewer completed trials than this reached S.
 
@@ -55,6 +58,8 @@ class MedianStopAssessor(Assessor):
         # Prefix sums of every successfully completed trial's history, by
         # trial id: running average at step S = sums[S] / S.
         self._sums: Dict[int, List[float]] = {}
+        # History length at each running trial's previous assess call.
+        self._seen: Dict[int, int] = {}
 
     def median_at(self, step: int):
         """The median running average at ``step`` and how many trials gave
@@ -72,13 +77,23 @@ class MedianStopAssessor(Assessor):
         index = (n - 1) // 2 if self.optimize_mode == 'maximize' else n // 2
         return averages[index], n
 
+    def _on_interval(self, previous: int, step: int) -> bool:
+        """Whether a judged step lies in (previous, step]."""
+        first = max(self.start_step, 1)
+        if step < first:
+            return False
+        last_judged = step - (step - first) % self.interval_steps
+        return last_judged > previous
+
     def assess(self, trial_id: int, history: Sequence[float]) -> bool:
+        step = len(history)
+        previous = min(self._seen.get(trial_id, 0), step - 1)
+        self._seen[trial_id] = step
         if len(self._sums) < self.n_startup_trials:
             return True
-        step = len(history)
         if step == 0 or step < self.start_step:
             return True
-        if (step - max(self.start_step, 1)) % self.interval_steps:
+        if not self._on_interval(previous, step):
             return True
         values = [float(v) for v in history if not math.isnan(v)]
         if not values:
@@ -92,6 +107,7 @@ class MedianStopAssessor(Assessor):
 
     def trial_end(self, trial_id: int, history: List[float],
                   completed: bool) -> None:
+        self._seen.pop(trial_id, None)
         if completed and history:
             sums = [0.0]
             for v in history:

@@ -1,5 +1,5 @@
 """Batch search: run a given list of configurations, each once."""
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator
 
 from ...errors import ConfigError
 from ...space import Nested, Space, iter_spaces

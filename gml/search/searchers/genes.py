@@ -110,7 +110,6 @@ class TrialLog:
                 del self.pending_params[key]
         else:  # a finished trial replayed on resume
             self.handed += 1
-            self.pending.pop(key, None)
         self.seen.add(key)
         self.results.append((params, reward))
 
@@ -256,7 +255,7 @@ class GeneCodec:
         return [gene.default() if v is None else v
                 for gene, v in zip(self.genes, vector)]
 
-    # -- decoding --------------------------------------------------------------
+    # -- decoding ----------------------------------------------------------
     def decode(self, vector: List[Any]) -> Any:
         """The configuration a vector stands for."""
         pos = [0]
@@ -283,7 +282,7 @@ class GeneCodec:
 
         return walk(self.tree, True)
 
-    # -- encoding --------------------------------------------------------------
+    # -- encoding ----------------------------------------------------------
     def encode(self, params: Any) -> Optional[List[Any]]:
         """The vector of a configuration, or None if it does not fit."""
         vector: List[Any] = [None] * len(self.genes)

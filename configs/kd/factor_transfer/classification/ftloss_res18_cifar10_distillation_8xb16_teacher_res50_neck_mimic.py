@@ -37,4 +37,5 @@ algorithm = dict(
                                pretrain_criterion=dict(type='L1Loss')),
                            loss=dict(type='gml.FTLoss', loss_weight=500.0))),
         ]))
-train_cfg = dict(max_epochs=201)  # 1 paraphraser epoch + 200 student epochs
+train_cfg = dict(max_epochs=201)
+find_unused_parameters = True  # the paraphraser epoch leaves the student idle  # 1 paraphraser epoch + 200 student epochs

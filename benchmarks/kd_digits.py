@@ -1,0 +1,83 @@
+"""Distilled digits students vs the same student trained alone.
+
+Usage: python benchmarks/kd_digits.py [--seeds 0 1 2] [--methods alone kd ...]
+Trains the teacher once if `work_dirs/digits_teacher/epoch_30.pth` is missing,
+then, for every seed, the small student alone and with each distillation
+method, all with the same schedule (10 epochs) and seed. Prints one JSON line
+with every final validation accuracy and the mean margin over `alone`.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEACHER = 'work_dirs/digits_teacher/epoch_30.pth'
+CONFIGS = {
+    'alone': 'configs/kd/digits_student.py',
+    'kd': 'configs/kd/kd/kd_digits.py',
+    'fitnet': 'configs/kd/fitnet/fitnet_digits.py',
+    'ab': 'configs/kd/ab/ab_digits.py',
+    'ft': 'configs/kd/factor_transfer/ft_digits.py',
+    'meal': 'configs/kd/meal/meal_digits.py',
+}
+
+
+def train(config, seed, work_dir):
+    start = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+         '--cfg-options', f'randomness.seed={seed}'],
+        cwd=REPO, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f'{config} failed:\n{run.stderr[-2000:]}')
+    acc = float(re.search(r'accuracy/top1=([0-9.]+)', run.stdout).group(1))
+    return acc, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--methods', nargs='+', default=list(CONFIGS))
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='training runs at once (e.g. on a GPU)')
+    args = parser.parse_args()
+    if not os.path.isfile(os.path.join(REPO, TEACHER)):
+        train('configs/baseline/digits_resnet.py', 0,
+              os.path.dirname(TEACHER))
+    runs = [(m, s) for s in args.seeds for m in args.methods]
+    with tempfile.TemporaryDirectory() as tmp, \
+            ThreadPoolExecutor(args.jobs) as pool:
+        done = list(pool.map(
+            lambda r: train(CONFIGS[r[0]], r[1],
+                            os.path.join(tmp, f'{r[0]}_{r[1]}')), runs))
+    results = {m: [] for m in args.methods}
+    seconds = {m: [] for m in args.methods}
+    for (method, _), (acc, wall) in zip(runs, done):
+        results[method].append(acc)
+        seconds[method].append(round(wall, 1))
+    alone = results.get('alone')
+    summary = {}
+    for method, accs in results.items():
+        entry = dict(top1=accs, mean=round(statistics.mean(accs), 2))
+        if alone and method != 'alone':
+            margins = [a - b for a, b in zip(accs, alone)]
+            entry['margin_mean'] = round(statistics.mean(margins), 2)
+            entry['wins'] = sum(m > 0 for m in margins)
+        summary[method] = entry
+    print(json.dumps(dict(benchmark='kd_digits', seeds=args.seeds,
+                          results=summary, wall_s=seconds,
+                          machine=machine())))
+
+
+if __name__ == '__main__':
+    main()
