@@ -152,7 +152,7 @@ class Controller:
                     (self.exhausted or self._tries_left() == 0):
                 self._print_status(force=True)
                 return
-            time.sleep(self.poll_interval)
+            self.scheduler.wait(self.poll_interval)
 
     def _tries_left(self) -> Optional[int]:
         limit = self.cfg.stop.max_tries

@@ -7,6 +7,7 @@ the time (after ``kill -9`` and ``search-run --resume``).
 """
 import os
 import shlex
+import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
@@ -118,6 +119,11 @@ class Scheduler:
 
     def housekeeping(self) -> None:
         """Called every loop: finish kills in progress, and the like."""
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until the next poll (a scheduler may wake up earlier when
+        a trial ends)."""
+        time.sleep(timeout)
 
     @staticmethod
     def check_int(value, key: str, minimum: int = 0) -> int:

@@ -1,8 +1,10 @@
 """Run trials as process groups on this machine."""
 import json
 import os
+import select
 import signal
 import subprocess
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -75,6 +77,7 @@ class LocalScheduler(Scheduler):
         self.adopted: Dict[str, str] = {}  # job id -> script path
         self.dying: Dict[int, float] = {}  # pgid -> SIGKILL deadline
         self.reapers: List[subprocess.Popen] = []  # killed children to wait
+        self._wakeup = ChildExitAlarm()
 
     def capacity(self) -> int:
         if not self.gpus_per_trial:
@@ -190,9 +193,55 @@ class LocalScheduler(Scheduler):
         job_id = json.dumps({'pid': pid, 'gpus': []})
         return job_id if self.attach(job_id, trial_dir) else None
 
+    def wait(self, timeout: float) -> None:
+        self._wakeup.wait(timeout)
+
     def shutdown(self, wait: float = KILL_GRACE_SECONDS) -> None:
         """Wait for killed process groups to end (SIGKILL past the grace)."""
         deadline = time.monotonic() + wait + 1
         while self.dying and time.monotonic() < deadline:
             self.housekeeping()
             time.sleep(0.05)
+        self._wakeup.close()
+
+
+class ChildExitAlarm:
+    """Wakes a waiting controller as soon as a child process exits.
+
+    SIGCHLD is routed to a pipe (``signal.set_wakeup_fd``), so waiting for
+    the next poll is a ``select`` that returns when a trial ends instead of
+    a fixed sleep. Outside the main thread it falls back to sleeping.
+    """
+
+    def __init__(self):
+        self.read_fd = self.write_fd = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self.write_fd, False)
+        self.previous_fd = signal.set_wakeup_fd(self.write_fd,
+                                                warn_on_full_buffer=False)
+        self.previous_handler = signal.signal(signal.SIGCHLD,
+                                              lambda *_: None)
+
+    def wait(self, timeout: float) -> None:
+        if self.read_fd is None:
+            time.sleep(timeout)
+            return
+        ready, _, _ = select.select([self.read_fd], [], [], timeout)
+        if ready:
+            try:
+                while os.read(self.read_fd, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def close(self) -> None:
+        if self.read_fd is None:
+            return
+        signal.set_wakeup_fd(self.previous_fd)
+        signal.signal(signal.SIGCHLD, self.previous_handler or signal.SIG_DFL)
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+        self.read_fd = self.write_fd = None
