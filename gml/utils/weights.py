@@ -59,7 +59,10 @@ def load_weights(module: nn.Module, path: str, what: str,
     ``prefix`` selects a sub-tree of the checkpoint (e.g. ``'model.'``);
     without it, common wrapper prefixes are removed automatically.
     """
-    state = read_state_dict(path)
+    try:
+        state = read_state_dict(path)
+    except ConfigError as exc:
+        raise ConfigError(f'{what}: {exc}') from None
     expected = module.state_dict()
     state = _strip(state, prefix) if prefix else match_prefix(state, expected)
     missing = sorted(set(expected) - set(state))

@@ -271,3 +271,24 @@ def test_exported_student_loads_into_the_plain_model(tmp_path):
     with torch.no_grad():
         assert torch.equal(plain(x, mode='tensor'),
                            algo.model(x, mode='tensor'))
+
+
+def test_a_plain_torch_module_can_be_the_teacher():
+    import torch.nn as nn
+    plain_teacher = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 10))
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        algo = build_algorithm(dict(
+            type='TeacherStudentDistillation', model=classifier(4),
+            input_shape=(2, 3, 16, 16),
+            distill_cfg=dict(
+                teacher=dict(model=plain_teacher),
+                distill_head_cfg=[dict(
+                    student_module='head.fc', teacher_module='1',
+                    head=dict(type='gml.BaseDistillationHead', name='kd',
+                              loss=dict(type='gml.KDLoss')))])))
+    algo.train()
+    before = snapshot(plain_teacher)
+    assert set(step(algo)) == {'loss', 'student_loss', 'loss_kd'}
+    assert changed(before, plain_teacher) == []
