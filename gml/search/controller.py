@@ -20,7 +20,7 @@ from .config import SearchConfig
 from .metrics import MetricCollector, reduce_reward
 from .registry import ASSESSORS, SCHEDULERS, SEARCHERS
 from .schedulers.base import JobStatus, log_tail, read_exit_code
-from .store import (ACTIVE_STATES, COMPLETED, EARLY_STOPPED, ENDED_STATES,
+from .store import (COMPLETED, EARLY_STOPPED, ENDED_STATES,
                     FAILED, RUNNING, STOPPED, WAITING, TaskStore, Trial)
 from .task import TaskDir
 

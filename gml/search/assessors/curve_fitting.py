@@ -5,6 +5,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from ...errors import ConfigError
+from ...utils.checks import check_int
 from ..registry import ASSESSORS
 from .base import Assessor
 
@@ -14,11 +15,7 @@ SLOW_PREDICTION_S = 60.0
 
 
 def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or value < minimum:
-        raise ConfigError(f'scheduler.assessor.{name}: expected an integer '
-                          f'>= {minimum}, found {value!r}')
-    return value
+    return check_int(value, f'scheduler.assessor.{name}', minimum)
 
 
 @ASSESSORS.register()

@@ -3,16 +3,13 @@ import math
 from typing import Dict, List, Sequence
 
 from ...errors import ConfigError
+from ...utils.checks import check_int
 from ..registry import ASSESSORS
 from .base import Assessor
 
 
 def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or value < minimum:
-        raise ConfigError(f'scheduler.assessor.{name}: expected an integer '
-                          f'>= {minimum}, found {value!r}')
-    return value
+    return check_int(value, f'scheduler.assessor.{name}', minimum)
 
 
 @ASSESSORS.register()

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from ...errors import ConfigError
 
 EXIT_FILE = 'exit_code'
 LOG_FILE = 'log.txt'
@@ -124,11 +123,3 @@ class Scheduler:
         """Sleep until the next poll (a scheduler may wake up earlier when
         a trial ends)."""
         time.sleep(timeout)
-
-    @staticmethod
-    def check_int(value, key: str, minimum: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                value < minimum:
-            raise ConfigError(f'{key}: expected an integer >= {minimum}, '
-                              f'found {value!r}')
-        return value

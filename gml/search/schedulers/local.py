@@ -9,6 +9,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from ...errors import ConfigError
+from ...utils.checks import check_int
 from ..registry import SCHEDULERS
 from .base import (LOG_FILE, JobStatus, Scheduler, read_exit_code,
                    write_script)
@@ -64,7 +65,7 @@ class LocalScheduler(Scheduler):
                  task_name: str = 'task', gpus_per_trial: int = 0,
                  gpus: Optional[Sequence[int]] = None):
         super().__init__(parallel_size, generate_log, task_name)
-        self.gpus_per_trial = self.check_int(gpus_per_trial,
+        self.gpus_per_trial = check_int(gpus_per_trial,
                                              'scheduler.gpus_per_trial')
         pool = [str(g) for g in gpus] if gpus is not None else \
             (visible_gpus() if self.gpus_per_trial else [])

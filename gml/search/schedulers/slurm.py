@@ -8,6 +8,7 @@ import subprocess
 from typing import Dict, List, Optional, Sequence, Union
 
 from ...errors import ConfigError
+from ...utils.checks import check_int
 from ..registry import SCHEDULERS
 from .base import LOG_FILE, JobStatus, Scheduler, read_exit_code, write_script
 
@@ -45,9 +46,9 @@ class SlurmScheduler(Scheduler):
             raise ConfigError('scheduler.type: slurm, but sbatch is not on '
                               'PATH (is this a Slurm login node?)')
         self.partition = partition
-        self.gpus_per_trial = self.check_int(gpus_per_trial,
+        self.gpus_per_trial = check_int(gpus_per_trial,
                                              'scheduler.gpus_per_trial')
-        self.cpus_per_trial = self.check_int(cpus_per_trial,
+        self.cpus_per_trial = check_int(cpus_per_trial,
                                              'scheduler.cpus_per_trial', 1)
         if isinstance(sbatch_args, str):
             sbatch_args = shlex.split(sbatch_args)

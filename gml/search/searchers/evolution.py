@@ -5,8 +5,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import ConfigError
 from ..registry import SEARCHERS
-from .base import Params, Searcher
-from .genes import (Gene, GeneCodec, TrialLog, base_seed, check_int,
+from .base import Params
+from .genes import (LoggedSearcher, Gene, GeneCodec, base_seed, check_int,
                     check_prob, derived_seed, params_key)
 
 UNIQUE_TRIES = 50
@@ -15,7 +15,7 @@ LOCAL_WIDTH = 0.1   # neighbour step: this share of the (log) range
 
 
 @SEARCHERS.register('evolution')
-class EvolutionSearcher(Searcher):
+class EvolutionSearcher(LoggedSearcher):
     """Steady-state evolution with an elitist parent pool.
 
     Config keys (defaults in brackets):
@@ -60,7 +60,6 @@ class EvolutionSearcher(Searcher):
         self.crossover_prob = check_prob(crossover_prob,
                                          'searcher.crossover_prob')
         self._seed = base_seed(seed)
-        self.log = TrialLog()
         self.codec = GeneCodec(space)
 
     # -- the interface -------------------------------------------------------
@@ -84,11 +83,6 @@ class EvolutionSearcher(Searcher):
         self.log.issue(params)
         return params
 
-    def observe(self, params: Params, reward: Optional[float]) -> None:
-        self.log.observe(params, reward)
-
-    def mark_pending(self, params: Params) -> None:
-        self.log.mark_pending(params)
 
     # -- evolution -----------------------------------------------------------
     def parents(self) -> List[Tuple[List[Any], float]]:

@@ -16,6 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from ...errors import ConfigError
 from ...space import Int, Nested, Real, Space, SpaceError, validate_tree
 from ...space.base import join_key
+from ...utils.checks import check_int  # noqa: F401  (re-exported)
+from .base import Searcher
 
 Params = Dict[str, Any]
 
@@ -46,14 +48,6 @@ def base_seed(seed: Optional[int], key: str = 'searcher.seed') -> int:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f'{key}: expected an integer, found {seed!r}')
     return seed
-
-
-def check_int(value: Any, key: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            value < minimum:
-        raise ConfigError(f'{key}: expected an integer >= {minimum}, found '
-                          f'{value!r}')
-    return value
 
 
 def check_prob(value: Any, key: str) -> float:
@@ -344,3 +338,22 @@ class GeneCodec:
         except (SpaceError, KeyError, TypeError, ValueError):
             return None
         return vector
+
+
+class LoggedSearcher(Searcher):
+    """A searcher whose whole state is a :class:`TrialLog`.
+
+    ``observe`` and ``mark_pending`` record into ``self.log``, so replaying
+    a task's trials on resume rebuilds the searcher exactly.
+    """
+
+    def __init__(self, space, optimize_mode: str = 'max',
+                 seed: Optional[int] = None):
+        super().__init__(space, optimize_mode, seed)
+        self.log = TrialLog()
+
+    def observe(self, params: Params, reward: Optional[float]) -> None:
+        self.log.observe(params, reward)
+
+    def mark_pending(self, params: Params) -> None:
+        self.log.mark_pending(params)

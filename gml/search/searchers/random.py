@@ -5,12 +5,12 @@ from typing import Any, Dict, Optional
 
 from ...space import sample_of
 from ..registry import SEARCHERS
-from .base import Params, Searcher
-from .genes import TrialLog, base_seed, check_int, derived_seed, params_key
+from .base import Params
+from .genes import LoggedSearcher, base_seed, check_int, derived_seed, params_key
 
 
 @SEARCHERS.register('random')
-class RandomSearcher(Searcher):
+class RandomSearcher(LoggedSearcher):
     """Samples every space independently (``Real`` in log space when
     ``log``).
 
@@ -28,7 +28,6 @@ class RandomSearcher(Searcher):
         self._seed = base_seed(seed)
         self.max_unique_tries = check_int(
             max_unique_tries, 'searcher.max_unique_tries', 1)
-        self.log = TrialLog()
 
     def suggest(self) -> Optional[Params]:
         rng = _random.Random(derived_seed(self._seed, 'random',
@@ -41,8 +40,3 @@ class RandomSearcher(Searcher):
         self.log.issue(params)
         return params
 
-    def observe(self, params: Params, reward: Optional[float]) -> None:
-        self.log.observe(params, reward)
-
-    def mark_pending(self, params: Params) -> None:
-        self.log.mark_pending(params)

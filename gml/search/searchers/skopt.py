@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Optional
 from ...errors import ConfigError
 from ...space import Int
 from ..registry import SEARCHERS
-from .base import Params, Searcher
-from .genes import (GeneCodec, TrialLog, base_seed, check_choice, check_int,
+from .base import Params
+from .genes import (LoggedSearcher, GeneCodec, base_seed, check_choice, check_int,
                     derived_seed, params_key)
 
 ESTIMATORS = ('GP', 'RF', 'ET')
@@ -22,7 +22,7 @@ UNIQUE_TRIES = 100
 
 
 @SEARCHERS.register('skopt')
-class SkoptSearcher(Searcher):
+class SkoptSearcher(LoggedSearcher):
     """Model-based search with a scikit-optimize surrogate.
 
     Config keys (defaults in brackets):
@@ -73,7 +73,6 @@ class SkoptSearcher(Searcher):
                                           'searcher.liar_strategy',
                                           LIAR_STRATEGIES)
         self._seed = base_seed(seed)
-        self.log = TrialLog()
         self.codec = GeneCodec(space)
         self._positions = [i for i, g in enumerate(self.codec.genes)
                            if g.mutable]
@@ -122,11 +121,6 @@ class SkoptSearcher(Searcher):
         self.log.issue(params)
         return params
 
-    def observe(self, params: Params, reward: Optional[float]) -> None:
-        self.log.observe(params, reward)
-
-    def mark_pending(self, params: Params) -> None:
-        self.log.mark_pending(params)
 
     # -- internals -----------------------------------------------------------
     def _random_suggestion(self, rng: _random.Random) -> Params:

@@ -5,15 +5,7 @@
 #   2. bash tools/dist_train.sh THIS_CONFIG 8
 # Epoch 1 pretrains the paraphraser (L1 reconstruction of the teacher
 # feature); then it is frozen and the student trains with CE + 500 x FT.
-_base_ = ['../../../baseline/cifar10_resnet18.py']
-teacher = dict(
-    ckpt_path='work_dirs/cifar10_resnet50_teacher/epoch_200.pth',
-    model=dict(
-        type='mmpretrain.ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=50, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=2048),
-        data_preprocessor=_base_.data_preprocessor))
+_base_ = ['../../../baseline/cifar10_resnet18.py', '../../_base_/cifar10_teacher.py']
 algorithm = dict(
     type='gml.TeacherStudentDistillation',
     model=_base_.model,
@@ -23,7 +15,7 @@ algorithm = dict(
     connector_pretrain_epochs=1,
     input_shape=(2, 3, 32, 32),
     distill_cfg=dict(
-        teacher=teacher,
+        teacher=_base_.teacher,
         distill_head_cfg=[
             dict(student_module='neck', student_record='input',
                  teacher_module='neck', teacher_record='input',
