@@ -30,7 +30,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    'tests': ['pytest>=7', 'pytest-timeout>=2'],
+    'tests': ['pytest>=7', 'pytest-timeout>=2', 'tensorboard>=2.14'],
+    'export': ['tensorboard>=2.14'],
     'bench': ['optuna>=3.6'],
 }
 

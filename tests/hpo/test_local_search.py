@@ -99,6 +99,16 @@ def test_ctl_show_list_log_export_plot(tmp_path):
     assert data['trials'][0]['metrics']['acc'] == \
         [[1, pytest.approx(100 / 3)], [2, pytest.approx(200 / 3)],
          [3, pytest.approx(100.0)]]
+    board = tmp_path / 'board'
+    tb = search('search-ctl', 'export', '-t', 'search', '--format',
+                'tensorboard', '-o', str(board), cwd=tmp_path)
+    assert tb.returncode == 0, tb.stderr
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    events = EventAccumulator(str(board / 'trial_1')).Reload()
+    scalars = [(e.step, e.value) for e in events.Scalars('acc')]
+    assert scalars == [(1, pytest.approx(100 / 3)), (2, pytest.approx(200 / 3)),
+                       (3, pytest.approx(100.0))]
     png = tmp_path / 'p.png'
     plot = search('search-ctl', 'plot', '-t', 'search', '-o', str(png),
                   cwd=tmp_path)

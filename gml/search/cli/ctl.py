@@ -47,9 +47,12 @@ def parse_args(argv=None):
             cmd.add_argument('-o', '--output', help='PNG path (default '
                              '<task dir>/search.png)')
         if name == 'export':
-            cmd.add_argument('--format', choices=['csv', 'json'],
-                             default='csv')
-            cmd.add_argument('-o', '--output', help='file (default: stdout)')
+            cmd.add_argument('--format', choices=['csv', 'json', 'tensorboard'],
+                             default='csv',
+                             help='tensorboard: one event folder per trial '
+                             '(needs the tensorboard package)')
+            cmd.add_argument('-o', '--output', help='file, or folder for '
+                             'tensorboard (default: stdout)')
             cmd.add_argument('--metrics', action='store_true',
                              help='json: include every recorded metric')
     return parser.parse_args(argv)
@@ -185,8 +188,39 @@ def export_rows(store, cfg):
     return rows
 
 
+def export_tensorboard(task, store, cfg, folder: str) -> int:
+    """Write every trial's metrics and hyper-parameters as TensorBoard runs."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError('--format tensorboard: needs the tensorboard '
+                          'package (pip install tensorboard)') from None
+    from .tables import flatten
+    trials = store.trials()
+    names = store.metric_names()
+    for trial in trials:
+        writer = SummaryWriter(os.path.join(folder, f'trial_{trial.id}'))
+        for name in names:
+            for step, value in store.metric_series(trial.id, name):
+                writer.add_scalar(name, value, step)
+        hparams = {k: v if isinstance(v, (int, float, str, bool)) else
+                   json.dumps(v) for k, v in flatten(trial.params).items()}
+        final = {f'hparam/{cfg.reward_attribute}': trial.reward
+                 if trial.reward is not None else float('nan')}
+        writer.add_hparams(hparams, final, run_name='.')
+        writer.close()
+    return len(trials)
+
+
 def cmd_export(args) -> None:
     task, store, cfg = open_task(args.task, args.root)
+    if args.format == 'tensorboard':
+        if not args.output:
+            raise ConfigError('--format tensorboard: give the folder with -o')
+        count = export_tensorboard(task, store, cfg, args.output)
+        print(f'wrote {count} trials to {args.output} '
+              f'(tensorboard --logdir {args.output})')
+        return
     rows = export_rows(store, cfg)
     if args.format == 'json':
         if args.metrics:
