@@ -123,3 +123,27 @@ def test_bad_task_name_and_missing_resume(tmp_path):
     assert run.returncode == 2 and "no task 'nothing'" in run.stderr
     run = search('search-run', str(tmp_path / 'missing.yaml'), cwd=tmp_path)
     assert run.returncode == 2 and 'search config not found' in run.stderr
+
+
+def test_search_init_writes_configs_that_parse(tmp_path):
+    from gml.search.config import load_search_config
+    template = search('search-init', cwd=tmp_path)
+    assert template.returncode == 0, template.stderr
+    cfg = load_search_config(str(tmp_path / 'search_config.yaml'))
+    assert cfg.searcher_cfg['type'] == 'GridSearcher'
+    assert set(cfg.search_args) == {'lr', 'depth'}
+    digits = search('search-init', 'd/digits.yaml', '--example', 'digits',
+                    cwd=tmp_path)
+    assert digits.returncode == 0
+    cfg = load_search_config(str(tmp_path / 'd' / 'digits.yaml'))
+    assert cfg.parallel_size == 2 and 'tools/train.py' in cfg.template
+    again = search('search-init', cwd=tmp_path)
+    assert again.returncode == 2 and 'exists' in again.stderr
+
+
+@pytest.mark.parametrize('command', ['search-run', 'search-ctl',
+                                     'search-init'])
+def test_every_command_has_help_with_examples(tmp_path, command):
+    run = search(command, '--help', cwd=tmp_path)
+    assert run.returncode == 0
+    assert 'Examples:' in run.stdout
