@@ -3,6 +3,7 @@
 This module (like all of :mod:`gml.space`) imports neither torch nor mmengine,
 so the HPO command-line tools start fast.
 """
+from abc import ABC, abstractmethod
 import random
 from typing import Any, Callable, Dict, List, Optional, Type, Union
 
@@ -41,7 +42,7 @@ def join_key(prefix: str, part: Union[str, int]) -> str:
     return f'{prefix}.{part}' if prefix else str(part)
 
 
-class Space:
+class Space(ABC):
     """One searchable dimension.
 
     Subclasses implement :meth:`grid`, :meth:`sample`, :meth:`validate` and
@@ -53,33 +54,36 @@ class Space:
         self.key = key
 
     # -- the interface ------------------------------------------------------
+    @abstractmethod
     def grid(self) -> List[Any]:
         """Every value of the space, in order (for grid search)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample(self, seed: RandomLike = None) -> Any:
         """A random value; the same seed gives the same value."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self, value: Any) -> Any:
         """Return ``value`` if the space contains it, else raise SpaceError."""
-        raise NotImplementedError
 
+    @abstractmethod
     def to_config(self) -> dict:
         """A plain dict that :func:`build_space` turns back into this space."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def default(self) -> Any:
-        raise NotImplementedError
+        ...
 
     @property
+    @abstractmethod
     def min(self) -> Any:
-        raise NotImplementedError
+        ...
 
     @property
+    @abstractmethod
     def max(self) -> Any:
-        raise NotImplementedError
+        ...
 
     # -- shared helpers -----------------------------------------------------
     def fail(self, message: str) -> 'SpaceError':

@@ -1,4 +1,5 @@
 """What every assessor does: decide whether a running trial goes on."""
+from abc import ABC, abstractmethod
 from typing import List, Sequence
 
 from ...errors import ConfigError
@@ -14,7 +15,7 @@ def normalize_assessor_mode(mode: str,
     return LONG_MODES[normalize_mode(mode, key)]
 
 
-class Assessor:
+class Assessor(ABC):
     """Judges a running trial from its intermediate rewards.
 
     ``history`` is the trial's reward values, one per reported step, in step
@@ -35,9 +36,9 @@ class Assessor:
                               f'integer >= 0, found {start_step!r}')
         self.start_step = start_step
 
+    @abstractmethod
     def assess(self, trial_id: int, history: Sequence[float]) -> bool:
         """True if the trial should go on, False to stop it early."""
-        raise NotImplementedError
 
     def trial_end(self, trial_id: int, history: List[float],
                   completed: bool) -> None:

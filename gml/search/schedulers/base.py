@@ -5,6 +5,7 @@ writing its exit status to ``trial_dir/exit_code``. The file tells the
 controller how a trial ended even when the controller was not running at
 the time (after ``kill -9`` and ``search-run --resume``).
 """
+from abc import ABC, abstractmethod
 import os
 import shlex
 import time
@@ -69,7 +70,7 @@ def log_tail(trial_dir: str, lines: int = 20) -> str:
     return '\n'.join(text.splitlines()[-lines:])
 
 
-class Scheduler:
+class Scheduler(ABC):
     """Runs trials somewhere: this machine, or a cluster.
 
     ``launch`` returns a job id (a string the store keeps), from which
@@ -95,21 +96,23 @@ class Scheduler:
         """True if resources for one more trial are free right now."""
         return True
 
+    @abstractmethod
     def launch(self, trial_id: int, command: str, trial_dir: str,
                env: Dict[str, str], time_limit: Optional[float]) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def poll(self, job_ids: List[str], trial_dirs: Dict[str, str]) -> \
             Dict[str, JobStatus]:
         """The status of every job in ``job_ids``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def kill(self, job_id: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def attach(self, job_id: str, trial_dir: str) -> bool:
         """After a restart: True if the job still runs (and is adopted)."""
-        raise NotImplementedError
 
     def find(self, trial_id: int, trial_dir: str) -> Optional[str]:
         """After a restart: the job id of a trial that was being launched

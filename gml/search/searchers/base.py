@@ -1,4 +1,5 @@
 """What every searcher does: propose parameters, learn from results."""
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional
 
 from ...errors import ConfigError
@@ -19,7 +20,7 @@ def normalize_mode(mode: str, key: str = 'searcher.optimize_mode') -> str:
     return aliases[mode]
 
 
-class Searcher:
+class Searcher(ABC):
     """Proposes the parameters of the next trial.
 
     The controller calls :meth:`suggest` whenever a trial slot is free,
@@ -46,9 +47,9 @@ class Searcher:
         """Raise ConfigError (naming ``task.search_args.<name>``) if this
         searcher cannot search ``space``."""
 
+    @abstractmethod
     def suggest(self) -> Optional[Params]:
         """Parameters for one new trial, or None when nothing is left."""
-        raise NotImplementedError
 
     def observe(self, params: Params, reward: Optional[float]) -> None:
         """A trial with ``params`` ended; ``reward`` is None if it failed."""

@@ -1,4 +1,5 @@
 """Grid search: every configuration of the space tree, each once."""
+from abc import abstractmethod
 import copy
 import itertools
 from collections import Counter
@@ -27,8 +28,9 @@ class ListSearcher(Searcher):
         self._issued: Counter = Counter()    # handed out by this walk
         self._done = False
 
+    @abstractmethod
     def configs(self) -> Iterator[Any]:
-        raise NotImplementedError
+        """Every configuration to hand out, in order."""
 
     def suggest(self) -> Optional[Params]:
         if self._done:
