@@ -4,6 +4,6 @@
 (``from gml.models import build_algorithm``).
 """
 from ..registry import MODELS, build_algorithm, build_model
-from . import connectors, distillers, losses  # noqa: F401  (registration)
+from . import connectors, distillers, losses, ops  # noqa: F401  (registration)
 
 __all__ = ['MODELS', 'build_algorithm', 'build_model']

@@ -110,4 +110,5 @@ def input_width(x: torch.Tensor, dim: int, maximum: int, owner: str,
 
 
 def pair(value: int) -> Tuple[int, int]:
+    """``(value, value)``, for the 2-D arguments of ``F.conv2d``."""
     return (value, value)
