@@ -19,3 +19,12 @@ class DeviceAwareDDP(MMDistributedDataParallel):
         if first is None or first.device.type == 'cpu':
             device_ids = None
         super().__init__(module=module, device_ids=device_ids, **kwargs)
+
+    def train_step(self, data, optim_wrapper):
+        """Algorithms that run several forwards per step (supernets) train
+        themselves and average their own gradients; the others go through
+        DDP's forward as usual."""
+        if getattr(self.module, 'syncs_own_gradients', False):
+            with self.no_sync():  # DDP's hooks stay quiet; the module syncs
+                return self.module.train_step(data, optim_wrapper)
+        return super().train_step(data, optim_wrapper)

@@ -4,6 +4,7 @@
 (``from gml.models import build_algorithm``).
 """
 from ..registry import MODELS, build_algorithm, build_model
-from . import connectors, distillers, losses, ops  # noqa: F401  (registration)
+from . import (classifiers, connectors, distillers, heads,  # noqa: F401
+               losses, ops)  # (importing registers the modules)
 
 __all__ = ['MODELS', 'build_algorithm', 'build_model']

@@ -1,0 +1,122 @@
+"""BigNAS: train a weight-sharing supernet with the sandwich rule."""
+import re
+from typing import Dict, List, Optional
+
+import torch
+import torch.distributed as dist
+
+from ...errors import ConfigError
+from ...registry import ALGORITHMS, MODELS
+from ..base import BaseAlgorithm
+
+
+def sandwich_kinds(strategy: str) -> List[str]:
+    """``'sandwich4'`` (also the guide's ``'sandwish4'``) -> max, random,
+    random, min: the largest subnet first (it teaches the others), then
+    N - 2 random subnets, then the smallest."""
+    match = re.fullmatch(r'sandwi(?:ch|sh)(\d+)', str(strategy))
+    if match is None or int(match.group(1)) < 2:
+        raise ConfigError(f'algorithm.strategy: expected sandwichN with '
+                          f'N >= 2 (e.g. sandwich4), found {strategy!r}')
+    return ['max'] + ['random'] * (int(match.group(1)) - 2) + ['min']
+
+
+def sync_gradients(parameters) -> None:
+    """Average gradients over processes; a parameter a subnet did not use
+    contributes zeros (so every process reduces the same tensors)."""
+    if not (dist.is_available() and dist.is_initialized()) or \
+            dist.get_world_size() == 1:
+        return
+    world = dist.get_world_size()
+    for param in parameters:
+        if not param.requires_grad:
+            continue
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+        dist.all_reduce(param.grad)
+        param.grad.div_(world)
+
+
+@ALGORITHMS.register_module()
+class BigNAS(BaseAlgorithm):
+    """One-shot supernet training (BigNAS / AttentiveNAS sandwich rule).
+
+    Every batch trains the subnets of ``strategy`` in order: the largest
+    (with ``drop_ratio`` dropout before the classifier and ``drop_path_ratio``
+    drop-path in the backbone, on its labels), then random ones, then the
+    smallest, each learning the largest subnet's detached softmax when the
+    head's ``distiller_mode`` is ``'soft'`` (inplace distillation).
+    Gradients of all subnets are accumulated and the optimizer steps
+    **once** per batch (clipping, if the optim wrapper has ``clip_grad``,
+    applies once to the sum).
+
+    Args:
+        model: a supernet classifier (``gml.ImageClassifierSearch``).
+        mutator: samples subnets (default ``gml.StatelessMutator``).
+        strategy: ``'sandwichN'`` (``'sandwish4'`` accepted).
+        drop_ratio: dropout of the max subnet's classifier input.
+        drop_path_ratio: drop-path of the max subnet's backbone.
+    """
+
+    syncs_own_gradients = True  # DeviceAwareDDP calls train_step as is
+
+    def __init__(self, model, mutator: Optional[dict] = None,
+                 strategy: str = 'sandwich4', drop_ratio: float = 0.0,
+                 drop_path_ratio: float = 0.0, data_preprocessor=None,
+                 init_cfg=None):
+        super().__init__(model, data_preprocessor, init_cfg)
+        self.kinds = sandwich_kinds(strategy)
+        self.mutator = MODELS.build(mutator or
+                                    dict(type='gml.StatelessMutator'))
+        self.mutator.prepare(self.model)
+        for name, value in (('drop_ratio', drop_ratio),
+                            ('drop_path_ratio', drop_path_ratio)):
+            if not 0.0 <= float(value) < 1.0:
+                raise ConfigError(f'algorithm.{name}: expected a value in '
+                                  f'[0, 1), found {value!r}')
+        self.drop_ratio = float(drop_ratio)
+        self.drop_path_ratio = float(drop_path_ratio)
+        self.model.set_subnet(self.mutator.sample('max'))
+
+    def _regularise(self, enabled: bool) -> None:
+        """Dropout and drop-path: on for the max subnet only."""
+        head = self.model.head
+        if hasattr(head, 'dropout'):
+            head.dropout.p = self.drop_ratio if enabled else 0.0
+        backbone = self.model.backbone
+        if hasattr(backbone, 'set_drop_path'):
+            backbone.set_drop_path(enabled and self.drop_path_ratio > 0)
+
+    def subnet_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits of the active subnet."""
+        return self.model.head(self.model.extract_feat(inputs))
+
+    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
+        data = self.data_preprocessor(data, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        head = self.model.head
+        log: Dict[str, torch.Tensor] = {}
+        teacher = None
+        try:
+            with optim_wrapper.optim_context(self):
+                for index, kind in enumerate(self.kinds):
+                    self.model.set_subnet(self.mutator.sample(kind))
+                    self._regularise(index == 0)
+                    logits = self.subnet_logits(inputs)
+                    if teacher is None:
+                        loss = head.hard_loss_of(logits, samples)
+                        teacher = logits.detach()
+                    elif head.distiller_mode == 'soft':
+                        loss = head.soft_loss_of(logits, teacher)
+                    else:
+                        loss = head.hard_loss_of(logits, samples)
+                    optim_wrapper.backward(loss)
+                    log[f'loss_{index}_{kind}'] = loss.detach()
+            sync_gradients(self.parameters())
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
+        finally:
+            self._regularise(False)
+            self.model.set_subnet(self.mutator.sample('max'))
+        log['loss'] = sum(log.values())
+        return log

@@ -1,0 +1,49 @@
+"""Sampling subnet configurations of a supernet without keeping history."""
+import random
+from typing import Any, Dict, Optional
+
+from ..errors import ConfigError
+from ..registry import MODELS
+from ..space import map_spaces, sample_of
+
+KINDS = ('max', 'min', 'random')
+
+
+@MODELS.register_module('StateslessMutator')  # the design guide's spelling
+@MODELS.register_module()
+class StatelessMutator:
+    """Draws subnet configurations of a model's architecture space.
+
+    The model (a supernet classifier) describes its space with
+    ``arch_space()``: a tree of search spaces. ``sample('max')`` and
+    ``sample('min')`` take every space's largest/smallest value,
+    ``sample('random')`` an independent uniform draw per space. The mutator
+    remembers nothing between draws (the baseline BigNAS sampler).
+
+    Args:
+        seed: seeds the random draws (None: a fresh generator).
+    """
+
+    def __init__(self, seed: Optional[int] = None):
+        self.rng = random.Random(seed)
+        self.space: Any = None
+
+    def prepare(self, model) -> None:
+        """Read the architecture space of ``model``."""
+        if not hasattr(model, 'arch_space'):
+            raise ConfigError(f'algorithm.model: {type(model).__name__} is '
+                              'not a supernet (it has no arch_space()); use '
+                              'gml.ImageClassifierSearch with a slice '
+                              'backbone')
+        self.space = model.arch_space()
+
+    def sample(self, kind: str = 'random') -> Dict[str, Any]:
+        """A subnet configuration: ``'max'``, ``'min'`` or ``'random'``."""
+        if kind == 'max':
+            return map_spaces(self.space, lambda s: s.max)
+        if kind == 'min':
+            return map_spaces(self.space, lambda s: s.min)
+        if kind == 'random':
+            return sample_of(self.space, self.rng)
+        raise ConfigError(f'mutator.sample: kind must be one of {KINDS}, '
+                          f'found {kind!r}')
