@@ -21,7 +21,8 @@ from .errors import ConfigError
 from .utils.config import LEGACY_SCOPES, load_config
 
 MODELS = Registry('model', parent=mme.MODELS, scope='gml',
-                  locations=['gml.models', 'gml.algorithms', 'gml.mutators'])
+                  locations=['gml.models', 'gml.algorithms', 'gml.mutators',
+                             'gml.evaluators'])
 DATASETS = Registry('dataset', parent=mme.DATASETS, scope='gml',
                     locations=['gml.datasets'])
 TRANSFORMS = Registry('transform', parent=mme.TRANSFORMS, scope='gml',

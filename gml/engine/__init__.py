@@ -1,5 +1,6 @@
 """Parts that plug into the mmengine Runner: model wrappers, hooks, loops."""
 from . import checkpoint  # noqa: F401  (registers the local loader)
 from .ddp import DeviceAwareDDP
+from .hooks import DynamicDistEvalHook
 
-__all__ = ['DeviceAwareDDP']
+__all__ = ['DeviceAwareDDP', 'DynamicDistEvalHook']
