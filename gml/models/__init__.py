@@ -4,7 +4,7 @@
 (``from gml.models import build_algorithm``).
 """
 from ..registry import MODELS, build_algorithm, build_model
-from . import (classifiers, connectors, distillers, heads,  # noqa: F401
-               losses, ops)  # (importing registers the modules)
+from . import (backbones, classifiers, connectors, distillers,  # noqa: F401
+               heads, losses, ops)  # (importing registers the modules)
 
 __all__ = ['MODELS', 'build_algorithm', 'build_model']

@@ -12,7 +12,9 @@ from ..bn_calibration import recalibrate_bn
 @HOOKS.register_module()
 class DynamicDistEvalHook(Hook):
     """Every ``interval`` epochs, evaluate chosen subnets after BN
-    recalibration, and log their accuracy and cost.
+    recalibration, and log their accuracy and cost. Before every regular
+    validation, the largest subnet is recalibrated, so the validation (and
+    the best checkpoint) measures it with its own statistics.
 
     Args:
         interval: epochs between evaluations.
@@ -57,28 +59,37 @@ class DynamicDistEvalHook(Hook):
             return which
         return algorithm.mutator.sample(which)
 
+    @staticmethod
+    def _algorithm(runner):
+        return runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+
+    def _calibrate(self, runner, algorithm, config) -> None:
+        """Activate ``config`` and recalibrate BN on training batches."""
+        model = algorithm.model
+        model.set_subnet(config)
+
+        def forward(_, batch):
+            data = algorithm.data_preprocessor(batch, True)
+            model.extract_feat(data['inputs'])
+
+        recalibrate_bn(model, runner.train_dataloader, self.num_iters,
+                       self.sync, forward=forward)
+
     def evaluate_subnets(self, runner) -> Dict[str, float]:
         """Recalibrate and evaluate every subnet; return flat metrics."""
-        algorithm = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        algorithm = self._algorithm(runner)
         model = algorithm.model
         metrics: Dict[str, float] = {}
         for index, which in enumerate(self.subnets):
             name = which if isinstance(which, str) else f'subnet{index}'
-            model.set_subnet(self._subnet(algorithm, which))
-
-            def forward(_, batch):
-                data = algorithm.data_preprocessor(batch, True)
-                model.extract_feat(data['inputs'])
-
-            recalibrate_bn(model, runner.train_dataloader, self.num_iters,
-                           self.sync, forward=forward)
+            self._calibrate(runner, algorithm,
+                            self._subnet(algorithm, which))
             results = self._validate(runner, algorithm)
             metrics.update({f'{name}/{k}': v for k, v in results.items()})
             if self.cost is not None:
                 cost = self.cost.evaluate(model)
                 metrics.update({f'{name}/{k}': v for k, v in cost.items()})
-        model.set_subnet(algorithm.mutator.sample('max'))
         return metrics
 
     @staticmethod
@@ -91,6 +102,13 @@ class DynamicDistEvalHook(Hook):
         results = loop.evaluator.evaluate(len(loop.dataloader.dataset))
         algorithm.train()
         return results
+
+    def before_val_epoch(self, runner) -> None:
+        """The regular validation evaluates the largest subnet with its own
+        recalibrated statistics (the supernet's running statistics mix all
+        subnets and describe none)."""
+        algorithm = self._algorithm(runner)
+        self._calibrate(runner, algorithm, algorithm.mutator.sample('max'))
 
     def after_train_epoch(self, runner) -> None:
         if not self.every_n_epochs(runner, self.interval):
