@@ -85,7 +85,7 @@ def test_resnet50_macs_match_reference():
 
 
 def test_registry_builds_with_defaults():
-    model = MODELS.build(dict(type='ResNetSlice', depth=18))
+    model = MODELS.build(dict(type='gml.ResNetSlice', depth=18))
     assert isinstance(model, ResNetSlice)
     assert model.search_space['stage_out_channel'] == [64, 128, 256, 512]
     assert model.search_space['stage_blocks'] == [2, 2, 2, 2]

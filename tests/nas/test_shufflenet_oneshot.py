@@ -24,7 +24,7 @@ def test_structure_and_default_space(supernet):
     assert len(supernet.search_space['choices']) == 20
     assert supernet.active_subnet['choices'] == ['shuffle_3x3'] * 20
     assert supernet.feat_dim == 1024
-    assert isinstance(MODELS.build(dict(type='ShuffleNetV2_OneShot')),
+    assert isinstance(MODELS.build(dict(type='gml.ShuffleNetV2_OneShot')),
                       ShuffleNetV2_OneShot)
 
 
