@@ -18,6 +18,7 @@ from ...registry import MODELS
 from ...space import (Categorical, Int, Space, build_search_space_recur,
                       map_spaces, sample_of, validate_tree)
 from ..ops import BatchNorm2dSlice, Conv2dSlice
+from .static import StaticBackbone
 
 KEY = 'backbone.search_space'
 
@@ -100,35 +101,7 @@ class ResidualBlock(nn.Module):
         return F.relu(out)
 
 
-class StaticResNet(nn.Module):
-    """An exported ResNet subnet made of plain torch ops.
-
-    ``forward`` returns the feature maps of ``out_indices`` as a tuple;
-    ``feat_dim`` is the width of the deepest of them.
-    """
-
-    def __init__(self, stem: nn.Module, stages: Sequence[nn.Module],
-                 out_indices: Sequence[int], widths: Sequence[int]):
-        super().__init__()
-        self.stem = stem
-        self.stages = nn.ModuleList(stages)
-        self.out_indices = tuple(out_indices)
-        self.widths = tuple(widths)
-
-    @property
-    def feat_dim(self) -> int:
-        return self.widths[max(self.out_indices)]
-
-    def forward(self, x: torch.Tensor) -> tuple:
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            if i > max(self.out_indices):
-                break
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+StaticResNet = StaticBackbone  # the exported form of this backbone
 
 
 @MODELS.register_module()

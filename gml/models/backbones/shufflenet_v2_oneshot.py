@@ -17,6 +17,7 @@ from ...registry import MODELS
 from ...space import (Categorical, Space, build_search_space_recur,
                       default_of, map_spaces, sample_of, validate_tree)
 from .resnet_slice import drop_path
+from .static import StaticBackbone
 
 KEY = 'backbone.search_space'
 
@@ -102,31 +103,7 @@ class ChoiceBlock(nn.Module):
         return self.candidates[self.chosen](x)
 
 
-class StaticShuffleNet(nn.Module):
-    """An exported one-shot path: the chosen units only, plain torch ops."""
-
-    def __init__(self, stem: nn.Module, layers: Sequence[nn.Module],
-                 out_indices: Sequence[int], widths: Sequence[int]):
-        super().__init__()
-        self.stem = stem
-        self.layers = nn.ModuleList(layers)
-        self.out_indices = tuple(out_indices)
-        self.widths = tuple(widths)
-
-    @property
-    def feat_dim(self) -> int:
-        return self.widths[max(self.out_indices)]
-
-    def forward(self, x: torch.Tensor) -> tuple:
-        x = self.stem(x)
-        outs = []
-        for i, layer in enumerate(self.layers):
-            if i > max(self.out_indices):
-                break
-            x = layer(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+StaticShuffleNet = StaticBackbone  # the exported form of this backbone
 
 
 @MODELS.register_module()
