@@ -34,3 +34,82 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
                              algorithm=cfg.algorithm.get('type'))}, tmp)
     os.replace(tmp, output)
     return output
+
+
+def export_subnet(config: str, checkpoint: str, subnet: str,
+                  out_dir: str, calib_iters: int = 16) -> dict:
+    """Export one subnet of a trained supernet (``algorithm.model``).
+
+    ``subnet`` is ``'max'``, ``'min'`` or a YAML file with a configuration
+    of the supernet's ``arch_space()``. Writes ``subnet.yaml`` (the
+    configuration), ``subnet.pth`` (the sliced weights, plain keys) and
+    ``subnet_config.py`` (the training config with the subnet as its
+    ``model`` and no algorithm: retrain it from scratch, or fine-tune it
+    with ``load_from``). The subnet's BN statistics are recalibrated on
+    ``calib_iters`` training batches (0: keep the supernet's). Returns the
+    paths.
+    """
+    import copy
+
+    import yaml
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from ..algorithms.nas.export import load_sliced_weights, subnet_model_cfg
+    from ..registry import build_algorithm, build_model
+    from ..utils.config import load_config
+    from ..utils.weights import read_state_dict
+    cfg = load_config(config)
+    if cfg.get('algorithm') is None:
+        raise ConfigError(f'{config}: has no `algorithm` (a supernet) to '
+                          'export a subnet from')
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    algorithm = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
+    if not hasattr(algorithm, 'mutator'):
+        raise ConfigError(f'{config}: algorithm {type(algorithm).__name__} '
+                          'has no subnets to export')
+    if subnet in ('max', 'min'):
+        chosen = algorithm.mutator.sample(subnet)
+    else:
+        if not os.path.isfile(subnet):
+            raise ConfigError(f'--subnet: expected max, min or a YAML file, '
+                              f'found {subnet!r}')
+        with open(subnet) as f:
+            chosen = yaml.safe_load(f)
+    from ..space import validate_tree
+    validate_tree(algorithm.model.arch_space(), chosen, 'subnet')
+    model_cfg = subnet_model_cfg(cfg.algorithm.get('model') or cfg.model,
+                                 chosen)
+    model = build_model(model_cfg)
+    supernet = read_state_dict(checkpoint)
+    load_sliced_weights(model, {k[len(PREFIX):]: v for k, v in
+                                supernet.items() if k.startswith(PREFIX)})
+    if calib_iters:
+        from mmengine.runner import Runner
+
+        from ..engine.bn_calibration import recalibrate_bn
+        loader = Runner.build_dataloader(cfg.train_dataloader)
+
+        def forward(net, batch):
+            net.extract_feat(net.data_preprocessor(batch, True)['inputs'])
+
+        recalibrate_bn(model, loader, calib_iters, forward=forward)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = dict(yaml=os.path.join(out_dir, 'subnet.yaml'),
+                 checkpoint=os.path.join(out_dir, 'subnet.pth'),
+                 config=os.path.join(out_dir, 'subnet_config.py'))
+    with open(paths['yaml'], 'w') as f:
+        yaml.safe_dump(chosen, f, sort_keys=False)
+    torch.save({'state_dict': model.state_dict(),
+                'meta': dict(subnet=chosen,
+                             exported_from=os.path.abspath(checkpoint))},
+               paths['checkpoint'])
+    retrain = copy.deepcopy(cfg.to_dict())
+    retrain.pop('algorithm', None)
+    retrain['model'] = model_cfg
+    retrain['custom_hooks'] = [
+        h for h in retrain.get('custom_hooks') or []
+        if 'DynamicDistEvalHook' not in str(h.get('type'))]
+    retrain['find_unused_parameters'] = False
+    Config(retrain).dump(paths['config'])
+    return paths

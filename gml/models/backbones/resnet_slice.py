@@ -72,8 +72,9 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, convs: Sequence[nn.Module], bns: Sequence[nn.Module],
                  shortcut: Optional[nn.Module] = None, drop_prob: float = 0.0,
-                 with_cp: bool = False):
+                 with_cp: bool = False, stride: int = 1):
         super().__init__()
+        self.stride = stride
         self.convs = nn.ModuleList(convs)
         self.bns = nn.ModuleList(bns)
         self.shortcut = shortcut
@@ -90,7 +91,13 @@ class ResidualBlock(nn.Module):
                 out = F.relu(out, inplace=True)
         if self.drop_enabled:
             out = drop_path(out, self.drop_prob, self.training)
-        identity = x if self.shortcut is None else self.shortcut(x)
+        # the projection runs only where it is needed: a stride, or widths
+        # that differ in the active subnet (equal widths: identity)
+        if self.shortcut is None or (self.stride == 1 and
+                                     x.shape[1] == out.shape[1]):
+            identity = x
+        else:
+            identity = self.shortcut(x)
         return out + identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,7 +130,8 @@ class ResNetSlice(BaseModule):
     Weights are allocated for the largest value of every space. Block 0 of a
     stage has a 1x1-conv + BN shortcut when its stride is not 1 or its input
     and output widths are not the same fixed value; the shortcut is sliced
-    with the stage width. Bottleneck is torchvision style (stride on the
+    with the stage width, and a subnet whose active widths are equal (at
+    stride 1) uses the identity instead, as its exported form does. Bottleneck is torchvision style (stride on the
     3x3) for ``style='pytorch'``, on the first 1x1 for ``style='caffe'``.
 
     Other args: ``cifar_stem`` (3x3 stride-1 stem conv, no max-pool),
@@ -303,7 +311,8 @@ class ResNetSlice(BaseModule):
             shortcut = nn.Sequential(Conv2dSlice(c_in, c_out, 1,
                                                  stride=stride),
                                      self._bn(c_out))
-        return ResidualBlock(convs, bns, shortcut, drop_prob, self.with_cp)
+        return ResidualBlock(convs, bns, shortcut, drop_prob, self.with_cp,
+                             stride=stride)
 
     def _build_stages(self, space: dict, stem_max: int,
                       width_max: List[int]) -> None:
@@ -424,12 +433,13 @@ class ResNetSlice(BaseModule):
             convs.append(conv.to_static(in_channels=w_in))
             bns.append(bn.to_static(num_features=w_out))
         shortcut = None
-        if block.shortcut is not None:
+        if block.shortcut is not None and (block.stride != 1 or
+                                           c_in != width):
             shortcut = nn.Sequential(
                 block.shortcut[0].to_static(in_channels=c_in),
                 block.shortcut[1].to_static(num_features=width))
         static = ResidualBlock(convs, bns, shortcut, block.drop_prob,
-                               block.with_cp)
+                               block.with_cp, stride=block.stride)
         static.drop_enabled = block.drop_enabled
         static.train(block.training)
         return static
