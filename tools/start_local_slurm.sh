@@ -3,7 +3,7 @@
 # Needs root and Debian's slurm-wlm + munge (installed if missing).
 # Usage: sudo bash tools/start_local_slurm.sh [STATE_DIR]
 # Writes /etc/slurm/slurm.conf, keeps state, spool and logs in STATE_DIR
-# (default: a new temp dir), and waits until the node accepts jobs.
+# (default: /tmp/gml-slurm-<pid>), and waits until the node accepts jobs.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
     echo "start_local_slurm.sh: needs root (it installs packages and starts daemons)" >&2
@@ -13,7 +13,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 fi
-DIR=${1:-$(mktemp -d /tmp/gml-slurm.XXXXXX)}
+DIR=${1:-/tmp/gml-slurm-$$}
 mkdir -p "$DIR/state" "$DIR/spool" /etc/slurm /run/munge /var/log/munge /var/lib/munge
 HOST=$(hostname -s)
 CPUS=$(nproc)

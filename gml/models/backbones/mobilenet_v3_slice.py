@@ -25,10 +25,10 @@ from mmengine.model import BaseModule
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from ...space import (Space, build_search_space_recur, map_spaces,
-                      validate_tree)
+from ...space import Space, build_search_space_recur, validate_tree
 from ..ops import (BatchNorm2dSlice, Conv2dSlice, SqueezeExciteSlice,
                    make_divisible)
+from .base import SubnetSpaceMixin
 
 KEY = 'backbone.search_space'
 SPACE_KEYS = ('MB_stage_blocks', 'MB_kernel_size', 'MB_expand_ratio',
@@ -72,10 +72,6 @@ def _choices(node: Any) -> List[Any]:
 
 def _max(node: Any) -> Any:
     return node.max if isinstance(node, Space) else node
-
-
-def _min(node: Any) -> Any:
-    return node.min if isinstance(node, Space) else node
 
 
 def _check_ints(node: Any, key: str, minimum: int = 1) -> List[int]:
@@ -177,7 +173,7 @@ class MobileNetV3Subnet(nn.Module):
 
 
 @MODELS.register_module()
-class MobileNetV3Slice(BaseModule):
+class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
     """BigNAS supernet with a MobileNetV3-style search space.
 
     Args:
@@ -363,14 +359,6 @@ class MobileNetV3Slice(BaseModule):
                 nn.init.zeros_(block.project[1].weight)
 
     # -- subnet selection ---------------------------------------------------
-    def max_subnet(self) -> Dict[str, list]:
-        """The configuration of every space's largest value."""
-        return map_spaces(self.search_space, _max)
-
-    def min_subnet(self) -> Dict[str, list]:
-        """The configuration of every space's smallest value."""
-        return map_spaces(self.search_space, _min)
-
     def set_subnet(self, config: Dict[str, list]) -> None:
         """Activate ``config`` (same structure as :attr:`search_space`)."""
         config = validate_tree(self.search_space, config, KEY)

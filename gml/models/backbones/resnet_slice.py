@@ -16,8 +16,9 @@ from mmengine.model import BaseModule
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import (Categorical, Int, Space, build_search_space_recur,
-                      map_spaces, sample_of, validate_tree)
+                      validate_tree)
 from ..ops import BatchNorm2dSlice, Conv2dSlice
+from .base import SubnetSpaceMixin
 from .static import StaticBackbone
 
 KEY = 'backbone.search_space'
@@ -112,7 +113,7 @@ StaticResNet = StaticBackbone  # the exported form of this backbone
 
 
 @MODELS.register_module()
-class ResNetSlice(BaseModule):
+class ResNetSlice(SubnetSpaceMixin, BaseModule):
     """ResNet-18/34/50/101 supernet with searchable widths and depths.
 
     Search-space keys (each value a space dict or a fixed int; the lists
@@ -131,8 +132,9 @@ class ResNetSlice(BaseModule):
     stage has a 1x1-conv + BN shortcut when its stride is not 1 or its input
     and output widths are not the same fixed value; the shortcut is sliced
     with the stage width, and a subnet whose active widths are equal (at
-    stride 1) uses the identity instead, as its exported form does. Bottleneck is torchvision style (stride on the
-    3x3) for ``style='pytorch'``, on the first 1x1 for ``style='caffe'``.
+    stride 1) uses the identity instead, as its exported form does.
+    Bottleneck is torchvision style (stride on the 3x3) for
+    ``style='pytorch'``, on the first 1x1 for ``style='caffe'``.
 
     Other args: ``cifar_stem`` (3x3 stride-1 stem conv, no max-pool),
     ``zero_init_residual`` (last BN gamma of each block starts at 0),
@@ -259,18 +261,6 @@ class ResNetSlice(BaseModule):
                 raise ConfigError(f'{key}: depth {max(values)} > the {built} '
                                   f'blocks ResNet-{self.depth} builds in '
                                   f'stage {i}')
-
-    def max_subnet(self) -> dict:
-        """The configuration of every space's largest value."""
-        return map_spaces(self.search_space, lambda s: s.max)
-
-    def min_subnet(self) -> dict:
-        """The configuration of every space's smallest value."""
-        return map_spaces(self.search_space, lambda s: s.min)
-
-    def random_subnet(self, seed=None) -> dict:
-        """A random configuration (seeded)."""
-        return sample_of(self.search_space, seed)
 
     @property
     def active_subnet(self) -> dict:

@@ -15,9 +15,10 @@ from mmengine.model import BaseModule
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import (Categorical, Space, build_search_space_recur,
-                      default_of, map_spaces, sample_of, validate_tree)
+                      default_of, validate_tree)
 from .resnet_slice import drop_path
-from .static import StaticBackbone
+from .base import SubnetSpaceMixin
+from .static import StaticBackbone, forward_stages
 
 KEY = 'backbone.search_space'
 
@@ -107,7 +108,8 @@ StaticShuffleNet = StaticBackbone  # the exported form of this backbone
 
 
 @MODELS.register_module()
-class ShuffleNetV2_OneShot(BaseModule):  # noqa: N801 (the guide's name)
+# the guide's class name, kept as it is
+class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
     """SPOS ShuffleNetV2 supernet: 20 blocks x 4 candidate units.
 
     Search-space key:
@@ -231,18 +233,6 @@ class ShuffleNetV2_OneShot(BaseModule):  # noqa: N801 (the guide's name)
                                       f'{list(CANDIDATES)}')
         return tree
 
-    def max_subnet(self) -> dict:
-        """Every block at its space's last choice (in sorted order)."""
-        return map_spaces(self.search_space, lambda s: s.max)
-
-    def min_subnet(self) -> dict:
-        """Every block at its space's first choice (in sorted order)."""
-        return map_spaces(self.search_space, lambda s: s.min)
-
-    def random_subnet(self, seed=None) -> dict:
-        """A random path (seeded): SPOS uniform sampling."""
-        return sample_of(self.search_space, seed)
-
     @property
     def active_subnet(self) -> dict:
         return dict(choices=list(self._active['choices']))
@@ -312,15 +302,7 @@ class ShuffleNetV2_OneShot(BaseModule):  # noqa: N801 (the guide's name)
         return self.widths[max(self.out_indices)]
 
     def forward(self, x: torch.Tensor) -> tuple:
-        x = self.stem(x)
-        outs = []
-        for i, layer in enumerate(self.layers):
-            if i > max(self.out_indices):
-                break
-            x = layer(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return forward_stages(x, self.stem, self.layers, self.out_indices)
 
     # -- export -------------------------------------------------------------
     def to_static(self) -> StaticShuffleNet:

@@ -25,12 +25,21 @@ class StaticBackbone(nn.Module):
         return self.widths[max(self.out_indices)]
 
     def forward(self, x: torch.Tensor) -> tuple:
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            if i > max(self.out_indices):
-                break
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return forward_stages(x, self.stem, self.stages, self.out_indices)
+
+
+def forward_stages(x: torch.Tensor, stem: nn.Module,
+                   stages: Sequence[nn.Module],
+                   out_indices: Sequence[int]) -> tuple:
+    """Run ``stem`` then the stages up to the deepest of ``out_indices``;
+    return the outputs of the stages in ``out_indices``."""
+    x = stem(x)
+    outs = []
+    last = max(out_indices)
+    for i, stage in enumerate(stages):
+        if i > last:
+            break
+        x = stage(x)
+        if i in out_indices:
+            outs.append(x)
+    return tuple(outs)

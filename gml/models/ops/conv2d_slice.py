@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from .utils import (active_width, center_crop_kernel, input_width, pair,
-                    positive_int, square_size)
+from .utils import (active_width, center_crop_kernel, fill_static,
+                    input_width, pair, positive_int, square_size)
 
 
 @MODELS.register_module()
@@ -172,13 +172,7 @@ class Conv2dSlice(nn.Conv2d):
                            stride=self.stride, padding=padding,
                            dilation=self.dilation, groups=groups,
                            bias=bias is not None)
-        static = static.to(device=self.weight.device, dtype=self.weight.dtype)
-        with torch.no_grad():
-            static.weight.copy_(weight)
-            if bias is not None:
-                static.bias.copy_(bias)
-        static.train(self.training)
-        return static
+        return fill_static(static, self, weight, bias)
 
     def extra_repr(self) -> str:
         return (super().extra_repr()

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from .utils import active_width, input_width, positive_int
+from .utils import active_width, fill_static, input_width, positive_int
 
 
 @MODELS.register_module()
@@ -79,13 +79,7 @@ class LinearSlice(nn.Linear):
         weight, bias = self._resolve(in_features)
         static = nn.Linear(in_features, weight.shape[0],
                            bias=bias is not None)
-        static = static.to(device=self.weight.device, dtype=self.weight.dtype)
-        with torch.no_grad():
-            static.weight.copy_(weight)
-            if bias is not None:
-                static.bias.copy_(bias)
-        static.train(self.training)
-        return static
+        return fill_static(static, self, weight, bias)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + \

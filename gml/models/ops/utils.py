@@ -8,6 +8,7 @@ from numbers import Integral, Real
 from typing import Any, Optional, Tuple
 
 import torch
+import torch.nn as nn
 
 from ...errors import ConfigError
 
@@ -112,3 +113,16 @@ def input_width(x: torch.Tensor, dim: int, maximum: int, owner: str,
 def pair(value: int) -> Tuple[int, int]:
     """``(value, value)``, for the 2-D arguments of ``F.conv2d``."""
     return (value, value)
+
+
+def fill_static(static: nn.Module, like: nn.Module, weight: torch.Tensor,
+                bias: Optional[torch.Tensor]) -> nn.Module:
+    """Give a freshly built plain op ``like``'s device, dtype and training
+    mode, and copies of the active ``weight`` / ``bias``."""
+    static = static.to(device=like.weight.device, dtype=like.weight.dtype)
+    with torch.no_grad():
+        static.weight.copy_(weight)
+        if bias is not None:
+            static.bias.copy_(bias)
+    static.train(like.training)
+    return static
