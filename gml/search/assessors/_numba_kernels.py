@@ -121,7 +121,6 @@ def fit_models(mids, xs, ys, p0s, max_iter, ftol, xtol):
     status = np.zeros(mids.shape[0], dtype=np.int64)
     g = np.zeros(4)
     a = np.zeros((4, 4))
-    m = np.zeros((4, 4))
     lo = np.zeros((4, 4))
     b = np.zeros(4)
     z = np.zeros(4)

@@ -2,7 +2,6 @@
 import math
 from typing import Dict, List, Sequence
 
-from ...errors import ConfigError
 from ...utils.checks import check_int
 from ..registry import ASSESSORS
 from .base import Assessor

@@ -4,9 +4,10 @@ import random as _random
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import ConfigError
+from ...utils.checks import check_int
 from ..registry import SEARCHERS
 from .base import Params
-from .genes import (LoggedSearcher, Gene, GeneCodec, base_seed, check_int,
+from .genes import (LoggedSearcher, Gene, GeneCodec, base_seed,
                     check_prob, derived_seed, params_key)
 
 UNIQUE_TRIES = 50

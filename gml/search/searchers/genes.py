@@ -16,7 +16,6 @@ from typing import Any, Dict, List, Optional, Tuple
 from ...errors import ConfigError
 from ...space import Int, Nested, Real, Space, SpaceError, validate_tree
 from ...space.base import join_key
-from ...utils.checks import check_int  # noqa: F401  (re-exported)
 from .base import Searcher
 
 Params = Dict[str, Any]

@@ -9,9 +9,10 @@ from typing import Any, Dict, List, Optional
 
 from ...errors import ConfigError
 from ...space import Int
+from ...utils.checks import check_int
 from ..registry import SEARCHERS
 from .base import Params
-from .genes import (LoggedSearcher, GeneCodec, base_seed, check_choice, check_int,
+from .genes import (LoggedSearcher, GeneCodec, base_seed, check_choice,
                     derived_seed, params_key)
 
 ESTIMATORS = ('GP', 'RF', 'ET')
