@@ -1,4 +1,5 @@
 """Evaluators of model cost (FLOPs, parameters)."""
 from .naive_evaluator import NaiveEvaluator
+from .subnet_cost import SubnetCost
 
-__all__ = ['NaiveEvaluator']
+__all__ = ['NaiveEvaluator', 'SubnetCost']

@@ -1,4 +1,5 @@
 """Mutators: which subnet configurations exist, and how to pick one."""
+from .flops import FlopsMutator
 from .stateless import StatelessMutator
 
-__all__ = ['StatelessMutator']
+__all__ = ['FlopsMutator', 'StatelessMutator']
