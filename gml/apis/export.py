@@ -36,8 +36,8 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
     return output
 
 
-def export_subnet(config: str, checkpoint: str, subnet: str,
-                  out_dir: str, calib_iters: int = 16) -> dict:
+def export_subnet(config, checkpoint: str, subnet: str,
+                  out_dir: str, calib_iters: int = 16, seed: int = 0) -> dict:
     """Export one subnet of a trained supernet (``algorithm.model``).
 
     ``subnet`` is ``'max'``, ``'min'`` or a YAML file with a configuration
@@ -46,8 +46,9 @@ def export_subnet(config: str, checkpoint: str, subnet: str,
     ``subnet_config.py`` (the training config with the subnet as its
     ``model`` and no algorithm: retrain it from scratch, or fine-tune it
     with ``load_from``). The subnet's BN statistics are recalibrated on
-    ``calib_iters`` training batches (0: keep the supernet's). Returns the
-    paths.
+    ``calib_iters`` training batches (0: keep the supernet's; -1: all),
+    drawn after seeding with ``seed``, as ``tools/search_subnet.py`` scores
+    subnets. ``config`` is a path or a loaded Config. Returns the paths.
     """
     import copy
 
@@ -59,15 +60,16 @@ def export_subnet(config: str, checkpoint: str, subnet: str,
     from ..registry import build_algorithm, build_model
     from ..utils.config import load_config
     from ..utils.weights import read_state_dict
-    cfg = load_config(config)
+    cfg = config if isinstance(config, Config) else load_config(config)
     if cfg.get('algorithm') is None:
-        raise ConfigError(f'{config}: has no `algorithm` (a supernet) to '
-                          'export a subnet from')
+        raise ConfigError(f'{cfg.filename}: has no `algorithm` (a supernet) '
+                          'to export a subnet from')
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     algorithm = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
     if not hasattr(algorithm, 'mutator'):
-        raise ConfigError(f'{config}: algorithm {type(algorithm).__name__} '
-                          'has no subnets to export')
+        raise ConfigError(f'{cfg.filename}: algorithm '
+                          f'{type(algorithm).__name__} has no subnets to '
+                          'export')
     if subnet in ('max', 'min'):
         chosen = algorithm.mutator.sample(subnet)
     else:
@@ -85,10 +87,12 @@ def export_subnet(config: str, checkpoint: str, subnet: str,
     load_sliced_weights(model, {k[len(PREFIX):]: v for k, v in
                                 supernet.items() if k.startswith(PREFIX)})
     if calib_iters:
-        from mmengine.runner import Runner
+        from mmengine.runner.utils import set_random_seed
 
         from ..engine.bn_calibration import recalibrate_bn
-        loader = Runner.build_dataloader(cfg.train_dataloader)
+        from ..engine.subnet_eval import calibration_loader
+        loader = calibration_loader(cfg, seed)
+        set_random_seed(seed)
 
         def forward(net, batch):
             net.extract_feat(net.data_preprocessor(batch, True)['inputs'])

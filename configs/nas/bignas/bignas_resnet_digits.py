@@ -39,3 +39,9 @@ custom_hooks = [dict(type='gml.DynamicDistEvalHook', interval=5,
                                     default_shape=(1, 3, 16, 16)),
                      bn_stats_calib_kwargs=dict(num_iters=8))]
 find_unused_parameters = True  # subnets leave weights unused
+# tools/search_subnet.py: evolution over the trained supernet (scaled down
+# from the ImageNet defaults 256/128/128/128 for a CPU run).
+subnet_search = dict(candidate_pool_size=32, top_k=8, num_mutation=16,
+                     num_crossover=16, mutate_prob=0.2, max_generations=5,
+                     constraints=None, metric='accuracy/top1',
+                     bn_stats_calib_kwargs=dict(num_iters=8))

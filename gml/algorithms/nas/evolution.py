@@ -352,12 +352,20 @@ class SubnetEvolution:
         self._index[key] = len(self.archive)
         self.archive.append((list(vector), score))
 
+    def start(self) -> None:
+        """Draw the next candidates if there are none: the random first
+        pool, or children of the top-k (after resuming a finished search
+        with more generations). :meth:`step` calls it; calling it first
+        makes an infeasible cost range fail before anything is scored."""
+        if not self.candidates:
+            self.candidates = self._breed() if self.top else \
+                self._initial_pool()
+
     def step(self) -> None:
         """Run one generation (score, select, breed)."""
         if self.done:
             return
-        if self.generation == 0 and not self.candidates and not self.top:
-            self.candidates = self._initial_pool()
+        self.start()
         scored = []
         for vector in self.candidates:
             if self.key(vector) not in self._index and self._budget_spent():

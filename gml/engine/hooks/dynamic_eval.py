@@ -6,7 +6,7 @@ from mmengine.model import is_model_wrapper
 
 from ...errors import ConfigError
 from ...registry import HOOKS, MODELS
-from ..bn_calibration import recalibrate_bn
+from ..subnet_eval import calibrate_subnet, evaluate_algorithm
 
 
 @HOOKS.register_module()
@@ -66,15 +66,8 @@ class DynamicDistEvalHook(Hook):
 
     def _calibrate(self, runner, algorithm, config) -> None:
         """Activate ``config`` and recalibrate BN on training batches."""
-        model = algorithm.model
-        model.set_subnet(config)
-
-        def forward(_, batch):
-            data = algorithm.data_preprocessor(batch, True)
-            model.extract_feat(data['inputs'])
-
-        recalibrate_bn(model, runner.train_dataloader, self.num_iters,
-                       self.sync, forward=forward)
+        calibrate_subnet(algorithm, config, runner.train_dataloader,
+                         self.num_iters, self.sync)
 
     def evaluate_subnets(self, runner) -> Dict[str, float]:
         """Recalibrate and evaluate every subnet; return flat metrics."""
@@ -95,13 +88,8 @@ class DynamicDistEvalHook(Hook):
     @staticmethod
     def _validate(runner, algorithm) -> Dict[str, float]:
         loop = runner.val_loop
-        algorithm.eval()
-        for batch in loop.dataloader:
-            outputs = algorithm.val_step(batch)
-            loop.evaluator.process(data_samples=outputs, data_batch=batch)
-        results = loop.evaluator.evaluate(len(loop.dataloader.dataset))
-        algorithm.train()
-        return results
+        return evaluate_algorithm(algorithm, loop.dataloader, loop.evaluator,
+                                  size=len(loop.dataloader.dataset))
 
     def before_val_epoch(self, runner) -> None:
         """The regular validation evaluates the largest subnet with its own
