@@ -31,12 +31,27 @@ def _config(width, depth, kernel, expand, last):
                 MB_out_channels=width + [last])
 
 
-# AttentiveNAS A0 (= the min subnet) and A1; width lists start with the
-# first conv.
+# The AttentiveNAS Pareto models A0 (= the min subnet) to A6, as
+# (resolution, config, MFLOPs), taken from the eval config of the
+# AttentiveNAS repository. Width lists start with the first conv, then
+# mb1..mb7; the last conv width is passed separately. A0/A1 are pinned to
+# two decimals; A2..A6 are the reference counts (algorithms.md 1.6, which
+# match the README's 317 / 357 / 444 / 491 / 709).
 A0 = (192, _config([16, 16, 24, 32, 64, 112, 192, 216], [1, 3, 3, 3, 3, 3, 1],
                    [3] * 7, [1, 4, 4, 4, 4, 6, 6], 1792), 203.39)
 A1 = (224, _config([16, 16, 24, 32, 64, 112, 192, 216], [1, 3, 3, 3, 3, 3, 1],
                    [3, 3, 3, 5, 3, 5, 3], [1, 4, 4, 4, 4, 6, 6], 1984), 279.24)
+A2 = (224, _config([16, 16, 24, 32, 64, 112, 200, 224], [1, 3, 3, 3, 3, 4, 1],
+                   [3, 3, 3, 3, 3, 5, 3], [1, 4, 5, 4, 4, 6, 6], 1984), 316.7)
+A3 = (224, _config([16, 16, 24, 32, 64, 112, 208, 224], [2, 3, 3, 4, 3, 5, 1],
+                   [3, 3, 3, 5, 3, 3, 3], [1, 4, 4, 4, 4, 6, 6], 1984), 356.5)
+A4 = (256, _config([16, 16, 24, 32, 64, 112, 192, 216], [1, 3, 3, 4, 3, 5, 1],
+                   [3, 3, 3, 5, 3, 5, 3], [1, 4, 4, 5, 4, 6, 6], 1984), 443.5)
+A5 = (256, _config([16, 16, 24, 32, 72, 112, 192, 216], [1, 3, 3, 3, 4, 6, 1],
+                   [3, 3, 3, 5, 3, 3, 3], [1, 4, 5, 4, 4, 6, 6], 1792), 490.5)
+A6 = (288, _config([16, 16, 24, 32, 64, 112, 216, 224], [1, 3, 3, 4, 4, 6, 1],
+                   [3, 3, 3, 3, 3, 5, 3], [1, 4, 6, 5, 4, 6, 6], 1984), 709.0)
+ATTENTIVE_NAS = dict(A0=A0, A1=A1, A2=A2, A3=A3, A4=A4, A5=A5, A6=A6)
 
 
 @pytest.fixture(scope='module')
@@ -79,9 +94,13 @@ def test_flops_reference(supernet):
         pytest.approx(274.46, abs=0.05)
     assert _flops(supernet, supernet.max_subnet(), 288) == \
         pytest.approx(1939.34, abs=0.05)
-    for res, config, flops in (A0, A1):
-        assert _flops(supernet, config, res) == pytest.approx(flops, abs=0.05)
     assert A0[1] == supernet.min_subnet()
+
+
+@pytest.mark.parametrize('name', sorted(ATTENTIVE_NAS))
+def test_flops_attentive_nas_models(supernet, name):
+    res, config, flops = ATTENTIVE_NAS[name]
+    assert _flops(supernet, config, res) == pytest.approx(flops, abs=0.05)
 
 
 def _has_slice_ops(module):
