@@ -48,12 +48,12 @@ def main():
     result = search_subnet(args.config, args.checkpoint, args.work_dir,
                            parse_cfg_options(args.cfg_options),
                            resume=args.resume, device=args.device)
-    best = result['best']
+    best, units = result['best'], result['units']
     print(f"gml: best subnet: score {best['score']:.4g}, "
-          f"{best['flops']:.4g} FLOPs, {best['params']:.4g} params "
-          f"({result['evaluations']} subnets scored)")
+          f"{best['flops']:.4g} {units}, {best['params']:.4g} "
+          f"{units[:-5]}params ({result['evaluations']} subnets scored)")
     for entry in result['pareto'] or []:
-        print(f"gml: pareto: {entry['flops']:10.4g} FLOPs  "
+        print(f"gml: pareto: {entry['flops']:10.4g} {units}  "
               f"score {entry['score']:.4g}")
     for kind, path in result['paths'].items():
         print(f'gml: wrote {kind}: {path}')

@@ -208,8 +208,8 @@ def search_subnet(config: str, checkpoint: str,
     """Search the trained supernet of ``config`` at ``checkpoint``.
 
     Returns ``best`` (config, score, flops, params), ``pareto`` (a list of
-    those, Pareto mode only), ``evaluations`` and ``paths`` of what was
-    written. See the module docstring for the files.
+    those, Pareto mode only), ``evaluations``, ``units`` (of the FLOPs) and
+    ``paths`` of what was written. See the module docstring for the files.
     """
     import torch
     import yaml
@@ -306,4 +306,4 @@ def search_subnet(config: str, checkpoint: str,
         yaml.safe_dump(results['best']['config'], f, sort_keys=False)
     paths['best_subnet'] = best_yaml
     return dict(best=results['best'], pareto=results.get('pareto'),
-                evaluations=searcher.evaluations, paths=paths)
+                evaluations=searcher.evaluations, units=units, paths=paths)
