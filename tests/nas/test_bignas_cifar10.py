@@ -1,0 +1,62 @@
+"""The ResNetSlice CIFAR-10 BigNAS config trains on CIFAR-format files."""
+import re
+import sys
+
+import pytest
+
+from ..conftest import run_tool
+from ..foundation.cifar_files import write_cifar10
+
+CONFIG = 'configs/nas/bignas/bignas_resnet18_cifar10.py'
+
+
+def _resnet18_cifar_macs(widths, res, stem=64, classes=10):
+    """MACs of a one-or-two-block-per-stage CIFAR ResNet, by hand: 3x3
+    convs, a 1x1 shortcut wherever the width or stride changes."""
+    blocks, total = widths['blocks'], 3 * stem * 9 * res * res
+    c_in = stem
+    for stage, (c, n) in enumerate(zip(widths['channels'], blocks)):
+        if stage:
+            res = (res + 1) // 2
+        pixels = res * res
+        total += c_in * c * 9 * pixels + c * c * 9 * pixels  # first block
+        if c_in != c or stage:
+            total += c_in * c * pixels  # projection shortcut
+        total += (n - 1) * 2 * c * c * 9 * pixels
+        c_in = c
+    return (total + c_in * classes) / 1e6
+
+
+def test_max_and_min_macs_by_hand():
+    # the max subnet is the CIFAR ResNet-18 (0.555 GMACs, 11.17 M params
+    # with BN, the usual published figures)
+    assert _resnet18_cifar_macs(dict(channels=[64, 128, 256, 512],
+                                     blocks=[2] * 4), 32) == 555.42272
+    assert _resnet18_cifar_macs(dict(channels=[32, 64, 128, 256],
+                                     blocks=[1] * 4), 24) == 42.875392
+
+
+@pytest.mark.slow
+def test_cifar10_supernet_trains_and_logs_its_subnets(tmp_path):
+    write_cifar10(tmp_path / 'cifar10', per_batch=8)
+    run = run_tool([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        f'train_dataloader.dataset.data_root={tmp_path}/cifar10',
+        f'val_dataloader.dataset.data_root={tmp_path}/cifar10',
+        f'test_dataloader.dataset.data_root={tmp_path}/cifar10',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'test_dataloader.num_workers=0', 'train_dataloader.batch_size=20',
+        'train_cfg.max_epochs=1', 'custom_hooks.0.interval=1',
+        'default_hooks.checkpoint.interval=1'])
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    line = re.search(r'Epoch\(subnets\) \[1\] (.*)', log).group(1)
+    values = dict(re.findall(r'(\S+): ([0-9.e+-]+)', line))
+    # the log prints 4 significant digits
+    assert values['max/flops'] == f'{555.42272:.4g}'
+    assert values['min/flops'] == f'{42.875392:.4g}'
+    assert values['max/params'] == f'{11.164362:.4g}'
+    for kind in ('max', 'min'):
+        assert 0 <= float(values[f'{kind}/accuracy/top1']) <= 100
+    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
