@@ -9,13 +9,12 @@ KD step / (student step + teacher forward) (target <= 1.10).
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -74,28 +73,15 @@ def main():
     def kd_step():
         algorithm.train_step(data, opt_kd)
 
-    timings = {'student_step': [], 'teacher_forward': [], 'kd_step': []}
-    fns = dict(student_step=student_step, teacher_forward=teacher_forward,
-               kd_step=kd_step)
-    for _ in range(3):  # warm-up
-        for fn in fns.values():
-            fn()
-    sync = torch.cuda.synchronize if args.device.startswith('cuda') else \
-        (lambda: None)
-    for _ in range(args.repeats):
-        for name, fn in fns.items():
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            timings[name].append(time.perf_counter() - start)
-    med = {k: statistics.median(v) * 1000 for k, v in timings.items()}
+    med = interleaved_medians(dict(student_step=student_step,
+                                   teacher_forward=teacher_forward,
+                                   kd_step=kd_step), args.repeats,
+                              args.device)
     ratio = med['kd_step'] / (med['student_step'] + med['teacher_forward'])
     print(json.dumps(dict(
         benchmark='kd_overhead', config=args.config, batch=args.batch,
         device=args.device,
-        image_size=args.size, median_ms={k: round(v, 2) for k, v in
-                                         med.items()},
+        image_size=args.size, median_ms=med,
         ratio=round(ratio, 3), machine=machine())))
 
 
