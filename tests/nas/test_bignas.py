@@ -128,3 +128,11 @@ def test_bad_settings_are_clear():
             neck=dict(type='GlobalAveragePooling'),
             head=dict(type='LinearClsHead', num_classes=10,
                       in_channels=512))))
+
+
+def test_a_head_narrower_than_the_max_subnet_fails_at_build():
+    narrow = dict(SUPERNET, head=dict(SUPERNET['head'], in_channels=8))
+    with pytest.raises(ConfigError, match=r'model\.head\.in_channels: 8 is '
+                       r'below the largest backbone\.feat_dim of the '
+                       r'supernet \(16, its max subnet\); set it to 16'):
+        build_algorithm(dict(type='gml.BigNAS', model=narrow))

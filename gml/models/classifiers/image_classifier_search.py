@@ -40,6 +40,23 @@ class ImageClassifierSearch(ImageClassifier):
             if not hasattr(self.backbone, required):
                 raise ConfigError(f'model.backbone: {name} is not a slice '
                                   f'backbone (no {required})')
+        self._check_head_capacity()
+
+    def _check_head_capacity(self) -> None:
+        """A connected head attribute (e.g. ``in_channels``) must hold the
+        largest value its source takes: the max subnet's."""
+        if not self.connect_head or not hasattr(self.backbone, 'max_subnet'):
+            return
+        self.backbone.set_subnet(self.backbone.max_subnet())
+        for attr, source in self.connect_head.items():
+            capacity = getattr(self.head, attr, None)
+            largest = self._resolve(source, f'model.connect_head.{attr}')
+            if isinstance(capacity, int) and isinstance(largest, int) and \
+                    largest > capacity:
+                raise ConfigError(
+                    f'model.head.{attr}: {capacity} is below the largest '
+                    f'{source} of the supernet ({largest}, its max subnet); '
+                    f'set it to {largest}')
 
     def _check_path(self, path: str, key: str) -> None:
         """``path`` names an attribute (or property) of the model."""
