@@ -8,20 +8,16 @@ distilled student into the student's own config:
         work_dirs/kd_digits/epoch_10.pth work_dirs/kd_digits/student.pth
     python tools/test.py configs/kd/digits_student.py work_dirs/kd_digits/student.pth
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gml.utils.cli import run_cli  # noqa: E402
+from gml.utils.cli import config_checkpoint_parser, run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument('config', help='the algorithm config')
-    parser.add_argument('checkpoint', help='a checkpoint of the algorithm')
+    parser = config_checkpoint_parser(__doc__, 'the algorithm')
     parser.add_argument('output', help='where to write the plain checkpoint')
     return parser.parse_args(argv)
 

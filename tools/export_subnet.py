@@ -11,20 +11,16 @@ Examples:
         work_dirs/bignas_resnet_digits/epoch_30.pth --subnet min --out-dir work_dirs/min_subnet
     python tools/test.py work_dirs/min_subnet/subnet_config.py work_dirs/min_subnet/subnet.pth
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gml.utils.cli import run_cli  # noqa: E402
+from gml.utils.cli import config_checkpoint_parser, run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument('config', help='the supernet (BigNAS) config')
-    parser.add_argument('checkpoint', help='a checkpoint of the supernet')
+    parser = config_checkpoint_parser(__doc__, 'the supernet (BigNAS)')
     parser.add_argument('--subnet', default='max',
                         help='max, min, or a YAML file with a subnet config')
     parser.add_argument('--out-dir', required=True, help='output folder')

@@ -15,20 +15,16 @@ Examples:
     python tools/test.py work_dirs/digits_search/best/subnet_config.py \
         work_dirs/digits_search/best/subnet.pth
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gml.utils.cli import run_cli  # noqa: E402
+from gml.utils.cli import config_checkpoint_parser, run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument('config', help='the supernet (BigNAS) config')
-    parser.add_argument('checkpoint', help='a checkpoint of the supernet')
+    parser = config_checkpoint_parser(__doc__, 'the supernet (BigNAS)')
     parser.add_argument('--work-dir', help='where the search state and '
                         'results go (default work_dirs/<config>_search)')
     parser.add_argument('--resume', action='store_true',

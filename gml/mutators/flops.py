@@ -20,9 +20,9 @@ class FlopsMutator(StatelessMutator):
     counted draw is remembered in its bucket (up to ``bucket_memory``
     subnets each), so a bucket that random draws rarely reach is served
     from earlier draws that landed in it; a bucket never reached yet gets
-    the draw closest to its centre. ``'max'`` and ``'min'`` are the space's largest and
-    smallest subnets, as for :class:`StatelessMutator` (the sandwich rule
-    always trains them).
+    the draw closest to its centre. ``'max'`` and ``'min'`` are the space's
+    largest and smallest subnets, as for :class:`StatelessMutator` (the
+    sandwich rule always trains them).
 
     Args:
         flops_range: ``(lo, hi)`` in ``units`` (ends included; a ``None``

@@ -30,3 +30,14 @@ def add_runner_arguments(parser) -> None:
                         default='none', help='how processes were started')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
+
+
+def config_checkpoint_parser(doc: str, what: str = 'the algorithm'):
+    """An argument parser for tools that read a config and a checkpoint of
+    what it trains (more arguments are added by the caller)."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config', help=f'{what} config')
+    parser.add_argument('checkpoint', help=f'a checkpoint of {what}')
+    return parser
