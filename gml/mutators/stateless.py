@@ -21,11 +21,15 @@ class StatelessMutator:
     remembers nothing between draws (the baseline BigNAS sampler).
 
     Args:
-        seed: seeds the random draws (None: a fresh generator).
+        seed: seeds the random draws. None derives the seed from Python's
+            global ``random`` state, which the Runner seeds from
+            ``randomness.seed``: runs repeat, and every DDP process draws
+            the same subnets.
     """
 
     def __init__(self, seed: Optional[int] = None):
-        self.rng = random.Random(seed)
+        self.rng = random.Random(
+            seed if seed is not None else random.getrandbits(64))
         self.space: Any = None
 
     def prepare(self, model) -> None:

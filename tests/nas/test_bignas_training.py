@@ -50,3 +50,42 @@ def test_bignas_trains_and_logs_max_and_min_subnets(tmp_path):
     assert 0 <= float(values['min/accuracy/top1']) <= 100
     assert float(values['max/accuracy/top1']) > 10  # learned something
     assert 'loss_0_max' in log and 'loss_3_min' in log
+
+
+
+def test_mutator_without_seed_follows_the_global_seed():
+    import random
+
+    from gml.mutators import StatelessMutator
+    from .test_bignas import bignas
+
+    space = bignas().mutator.space
+    draws = []
+    for _ in range(2):
+        random.seed(3)
+        mutator = StatelessMutator()
+        mutator.space = space
+        draws.append([mutator.sample('random') for _ in range(5)])
+    assert draws[0] == draws[1]
+    assert len({str(d) for d in draws[0]}) > 1
+
+
+@pytest.mark.slow
+def test_epoch_checkpoint_holds_the_max_subnets_statistics(tmp_path,
+                                                           digits_supernet):
+    """The hook evaluates the min subnet last, then recalibrates the max
+    one: testing the epoch checkpoint reproduces the validation of the
+    recalibrated max subnet (it gave ~10% with the min subnet's BN stats)."""
+    from pathlib import Path
+
+    log = next(Path(digits_supernet).parent.glob('*/*.log')).read_text()
+    val = float(re.search(r'Epoch\(val\) \[1\].*?accuracy/top1: ([0-9.]+)',
+                          log).group(1))
+    test = run_tool([sys.executable, 'tools/test.py',
+                     'configs/nas/bignas/bignas_resnet_digits.py',
+                     digits_supernet, '--work-dir', str(tmp_path / 'test')])
+    assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
+    tested = float(re.search(r'accuracy/top1: ([0-9.]+)',
+                             test.stdout + test.stderr).group(1))
+    assert tested == pytest.approx(val, abs=1e-3)
+    assert val > 20

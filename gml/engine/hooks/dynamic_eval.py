@@ -14,7 +14,9 @@ class DynamicDistEvalHook(Hook):
     """Every ``interval`` epochs, evaluate chosen subnets after BN
     recalibration, and log their accuracy and cost. Before every regular
     validation, the largest subnet is recalibrated, so the validation (and
-    the best checkpoint) measures it with its own statistics.
+    the best checkpoint) measures it with its own statistics; after the
+    subnet evaluation the largest subnet is recalibrated again, so the epoch
+    checkpoint holds its statistics too (and the validation reuses them).
 
     Args:
         interval: epochs between evaluations.
@@ -52,6 +54,7 @@ class DynamicDistEvalHook(Hook):
             raise ConfigError(f'DynamicDistEvalHook.bn_stats_calib_kwargs: '
                               f'unknown keys {sorted(unknown)}')
         self.num_iters = int(calib['num_iters'])
+        self._max_calibrated_at: Optional[int] = None
         self.sync = bool(calib['sync_params'])
 
     def _subnet(self, algorithm, which) -> dict:
@@ -95,8 +98,14 @@ class DynamicDistEvalHook(Hook):
         """The regular validation evaluates the largest subnet with its own
         recalibrated statistics (the supernet's running statistics mix all
         subnets and describe none)."""
+        if self._max_calibrated_at == runner.iter:
+            return  # done after this epoch's training; nothing trained since
+        self._calibrate_max(runner)
+
+    def _calibrate_max(self, runner) -> None:
         algorithm = self._algorithm(runner)
         self._calibrate(runner, algorithm, algorithm.mutator.sample('max'))
+        self._max_calibrated_at = runner.iter
 
     def after_train_epoch(self, runner) -> None:
         if not self.every_n_epochs(runner, self.interval):
@@ -106,3 +115,6 @@ class DynamicDistEvalHook(Hook):
             runner.message_hub.update_scalar(f'subnets/{key}', value)
         summary = ', '.join(f'{k}: {v:.4g}' for k, v in metrics.items())
         runner.logger.info(f'Epoch(subnets) [{runner.epoch + 1}] {summary}')
+        # The epoch checkpoint is saved next: leave the largest subnet's own
+        # statistics in BN, not those of the last subnet evaluated.
+        self._calibrate_max(runner)
