@@ -50,8 +50,6 @@ def export_subnet(config, checkpoint: str, subnet: str,
     drawn after seeding with ``seed``, as ``tools/search_subnet.py`` scores
     subnets. ``config`` is a path or a loaded Config. Returns the paths.
     """
-    import copy
-
     import yaml
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -108,12 +106,21 @@ def export_subnet(config, checkpoint: str, subnet: str,
                 'meta': dict(subnet=chosen,
                              exported_from=os.path.abspath(checkpoint))},
                paths['checkpoint'])
-    retrain = copy.deepcopy(cfg.to_dict())
-    retrain.pop('algorithm', None)
-    retrain['model'] = model_cfg
-    retrain['custom_hooks'] = [
-        h for h in retrain.get('custom_hooks') or []
-        if 'DynamicDistEvalHook' not in str(h.get('type'))]
-    retrain['find_unused_parameters'] = False
-    Config(retrain).dump(paths['config'])
+    plain_training_config(cfg, model_cfg).dump(paths['config'])
     return paths
+
+
+def plain_training_config(cfg, model_cfg: dict):
+    """``cfg`` with ``model_cfg`` as its model and no algorithm (nor the
+    subnet evaluation hook): a config that trains the model alone."""
+    import copy
+
+    from mmengine.config import Config
+    plain = copy.deepcopy(cfg.to_dict())
+    plain.pop('algorithm', None)
+    plain['model'] = model_cfg
+    plain['custom_hooks'] = [
+        h for h in plain.get('custom_hooks') or []
+        if 'DynamicDistEvalHook' not in str(h.get('type'))]
+    plain['find_unused_parameters'] = False
+    return Config(plain)

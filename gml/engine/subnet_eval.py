@@ -13,9 +13,12 @@ from .bn_calibration import recalibrate_bn
 def calibrate_subnet(algorithm, config: Any, batches: Iterable,
                      num_iters: int = -1, sync: bool = True) -> int:
     """Activate ``config`` on ``algorithm.model`` and recalibrate its BN on
-    ``batches`` (raw dataloader batches). Returns the batches used."""
+    ``batches`` (raw dataloader batches). Returns the batches used. The
+    algorithm's own ``set_subnet`` (pruners) is preferred to the model's
+    (supernets)."""
     model = algorithm.model
-    model.set_subnet(config)
+    activate = getattr(algorithm, 'set_subnet', None) or model.set_subnet
+    activate(config)
 
     def forward(_, batch):
         model.extract_feat(algorithm.data_preprocessor(batch, True)['inputs'])

@@ -52,7 +52,6 @@ def test_bignas_trains_and_logs_max_and_min_subnets(tmp_path):
     assert 'loss_0_max' in log and 'loss_3_min' in log
 
 
-
 def test_mutator_without_seed_follows_the_global_seed():
     import random
 

@@ -1,0 +1,4 @@
+"""Channel-pruning algorithms."""
+from .dmcp import DMCP
+
+__all__ = ['DMCP']

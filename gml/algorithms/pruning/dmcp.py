@@ -1,0 +1,209 @@
+"""DMCP: Differentiable Markov Channel Pruning around an ordinary model."""
+from typing import Dict, Optional, Union
+
+import torch
+
+from ...errors import ConfigError
+from ...models.losses.flops_loss import FlopsLoss
+from ...registry import ALGORITHMS, MODELS
+from ..base import BaseAlgorithm
+from ..nas.bignas import sync_gradients
+
+ALGORITHM_CFG = dict(arch_start_training=0, arch_train_freq=1,
+                     arch_sample_num=10, target_flops=None,
+                     flops_loss=None, sample_tolerance=0.03)
+
+
+def _target_mflops(value, low: float, high: float) -> float:
+    """``target_flops``: MFLOPs, or a percentage of the full model's."""
+    text = str(value).strip()
+    try:
+        target = float(text[:-1]) / 100 * high if text.endswith('%') \
+            else float(text)
+    except ValueError:
+        raise ConfigError(f"algorithm.algorithm_cfg.target_flops: expected "
+                          f"MFLOPs (e.g. 2000) or a percentage of the full "
+                          f"model (e.g. '50%'), found {value!r}") from None
+    if not low <= target <= high:
+        raise ConfigError(
+            f'algorithm.algorithm_cfg.target_flops: {target:.6g} MFLOPs is '
+            f'outside what the width grid can reach: the min subnet has '
+            f'{low:.6g} MFLOPs and the full model {high:.6g} MFLOPs')
+    return target
+
+
+@ALGORITHMS.register_module()
+class DMCP(BaseAlgorithm):
+    """Channel pruning by Differentiable Markov Channel Pruning.
+
+    Every batch trains the ``mutator.arch_sample_type`` subnets (a sandwich:
+    typically max, min and two random/Markov ones), accumulating their
+    gradients for **one** optimizer step; the first ``max`` subnet learns
+    the labels and teaches the subnets after it through ``distillation``
+    (inplace distillation on its detached logits). From iteration
+    ``arch_start_training``, every ``arch_train_freq`` iterations an
+    architecture step comes first: the full model with every channel group
+    scaled by its marginal keep probability, loss = task loss + FLOPs loss
+    of the expected MFLOPs against ``target_flops``; only the architecture
+    parameters move, with the mutator's own optimizer.
+
+    Args:
+        model: the model to prune (any mmpretrain classifier).
+        mutator: ``gml.DMCPMutator`` config.
+        algorithm_cfg: ``arch_start_training`` (iteration),
+            ``arch_train_freq``, ``arch_sample_num`` (direct samples drawn
+            after training), ``target_flops`` (MFLOPs or ``'50%'``),
+            ``flops_loss`` (``gml.FlopsLoss`` arguments: ``type``,
+            ``loss_weight``, ``band``, ``window``), ``sample_tolerance``
+            (relative FLOPs tolerance of the architectures drawn after
+            training).
+        distillation: the loss of the non-max subnets against the max
+            subnet's logits (default KL at T = 1); None: labels for all.
+    """
+
+    syncs_own_gradients = True  # DeviceAwareDDP calls train_step as is
+
+    def __init__(self, model, mutator: Optional[dict] = None,
+                 algorithm_cfg: Optional[dict] = None,
+                 distillation: Union[dict, None, str] = 'default',
+                 data_preprocessor=None, init_cfg=None):
+        super().__init__(model, data_preprocessor, init_cfg)
+        cfg = dict(ALGORITHM_CFG)
+        unknown = set(algorithm_cfg or {}) - set(cfg)
+        if unknown:
+            raise ConfigError(f'algorithm.algorithm_cfg: unknown keys '
+                              f'{sorted(unknown)}; expected '
+                              f'{sorted(cfg)}')
+        cfg.update(algorithm_cfg or {})
+        for key in ('arch_start_training', 'arch_sample_num'):
+            if not isinstance(cfg[key], int) or cfg[key] < 0:
+                raise ConfigError(f'algorithm.algorithm_cfg.{key}: expected '
+                                  f'an integer >= 0, found {cfg[key]!r}')
+        if not isinstance(cfg['arch_train_freq'], int) or \
+                cfg['arch_train_freq'] < 1:
+            raise ConfigError(f'algorithm.algorithm_cfg.arch_train_freq: '
+                              f'expected an integer >= 1, found '
+                              f'{cfg["arch_train_freq"]!r}')
+        if cfg['target_flops'] is None:
+            raise ConfigError('algorithm.algorithm_cfg.target_flops: DMCP '
+                              'needs a target (MFLOPs, or e.g. "50%")')
+        self.arch_start = cfg['arch_start_training']
+        self.arch_freq = cfg['arch_train_freq']
+        self.arch_sample_num = cfg['arch_sample_num']
+        self.sample_tolerance = float(cfg['sample_tolerance'])
+        mutator = dict(mutator or dict(type='gml.DMCPMutator'))
+        mutator.setdefault('type', 'gml.DMCPMutator')
+        self.mutator = MODELS.build(mutator)
+        self.mutator.prepare(self.model)
+        self.min_flops = self.mutator.subnet_flops(self.mutator.sample('min'))
+        self.max_flops = self.mutator.subnet_flops(self.mutator.sample('max'))
+        self.target_flops = _target_mflops(cfg['target_flops'],
+                                           self.min_flops, self.max_flops)
+        self.flops_loss = FlopsLoss(self.target_flops,
+                                    **dict(cfg['flops_loss'] or {}))
+        kinds = self.mutator.sample_types
+        if 'max' in kinds and kinds[0] != 'max' and distillation:
+            raise ConfigError('mutator.arch_sample_type: with inplace '
+                              'distillation the max subnet must come first '
+                              f'(it teaches the others), found {kinds}')
+        if distillation == 'default':
+            distillation = dict(type='gml.KDLoss', temperature=1.0)
+        self.distill = MODELS.build(distillation) if distillation else None
+        self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
+
+    # -- subnets ---------------------------------------------------------
+    def set_subnet(self, config: Optional[Dict[str, int]]) -> None:
+        """Run the model as subnet ``config`` (None: the full model)."""
+        self.mutator.set_subnet(config)
+
+    def _head_loss(self, feats, samples) -> torch.Tensor:
+        loss, _ = self.parse_losses(self.model.head.loss(feats, samples))
+        return loss
+
+    # -- training --------------------------------------------------------
+    def arch_step(self, inputs: torch.Tensor,
+                  samples) -> Dict[str, torch.Tensor]:
+        """One update of the architecture parameters (weights untouched)."""
+        alphas = self.mutator.arch_leaves()
+        self.mutator.set_soft(alphas)
+        try:
+            task = self._head_loss(self.model.extract_feat(inputs), samples)
+            expected = self.mutator.expected_flops(alphas)
+            budget = self.flops_loss(expected)
+            names = list(alphas)
+            grads = torch.autograd.grad(task + budget,
+                                        [alphas[n] for n in names],
+                                        allow_unused=True)
+        finally:
+            self.mutator.set_subnet(None)
+        self.mutator.arch_update(dict(zip(names, grads)))
+        return dict(arch_task_loss=task.detach(),
+                    arch_flops_loss=budget.detach(),
+                    expected_mflops=expected.detach())
+
+    def arch_due(self, iteration: int) -> bool:
+        return iteration >= self.arch_start and \
+            (iteration - self.arch_start) % self.arch_freq == 0
+
+    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
+        data = self.data_preprocessor(data, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        iteration = int(self.iteration)
+        started = iteration >= self.arch_start
+        log: Dict[str, torch.Tensor] = {}
+        if self.arch_due(iteration):
+            log.update(self.arch_step(inputs, samples))
+        losses: Dict[str, torch.Tensor] = {}
+        teacher = None
+        head = self.model.head
+        try:
+            with optim_wrapper.optim_context(self):
+                for index, kind in enumerate(self.mutator.sample_types):
+                    self.set_subnet(self.mutator.sample(
+                        kind, started, iteration - self.arch_start))
+                    feats = self.model.extract_feat(inputs)
+                    if teacher is None and kind == 'max':
+                        loss = self._head_loss(feats, samples)
+                        if self.distill is not None:
+                            teacher = head(feats).detach()
+                    elif teacher is not None:
+                        loss = self.distill(head(feats), teacher)
+                    else:
+                        loss = self._head_loss(feats, samples)
+                    optim_wrapper.backward(loss)
+                    losses[f'loss_{index}_{kind}'] = loss.detach()
+            sync_gradients(self.parameters())
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
+        finally:
+            self.set_subnet(None)
+        self.iteration += 1
+        log.update(losses)
+        log['loss'] = sum(losses.values())
+        return log
+
+    # -- after training --------------------------------------------------
+    def final_archs(self, num: Optional[int] = None,
+                    tolerance: Optional[float] = None,
+                    max_tries: int = 20000) -> dict:
+        """The expected-sampling architecture (brought within ``tolerance``
+        of the target by following the keep probabilities) and up to
+        ``num`` (default ``arch_sample_num``) direct samples within
+        ``tolerance``. Returns ``dict(target, expected, samples, tries)``,
+        each architecture as ``dict(subnet=..., mflops=...)``."""
+        num = self.arch_sample_num if num is None else num
+        tolerance = self.sample_tolerance if tolerance is None else tolerance
+        mutator, target = self.mutator, self.target_flops
+        expected = mutator.fit_to_budget(mutator.sample('expected'), target,
+                                         tolerance)
+        samples, tries = [], 0
+        while len(samples) < num and tries < max_tries:
+            tries += 1
+            subnet = mutator.sample('direct')
+            flops = mutator.subnet_flops(subnet)
+            if abs(flops - target) <= tolerance * target:
+                samples.append(dict(subnet=subnet, mflops=flops))
+        return dict(target=target, tolerance=tolerance,
+                    expected=dict(subnet=expected,
+                                  mflops=mutator.subnet_flops(expected)),
+                    samples=samples, tries=tries)
