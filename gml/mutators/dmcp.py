@@ -378,7 +378,8 @@ def _save_arch_optimizer(mutator, state_dict, prefix, metadata):
     for index, entries in state.items():
         for key, value in entries.items():
             state_dict[f'{prefix}arch_optimizer.{index}.{key}'] = \
-                value if torch.is_tensor(value) else torch.tensor(value)
+                value.detach().clone() if torch.is_tensor(value) \
+                else torch.tensor(value)  # a copy: the optimizer moves on
 
 
 def _load_arch_optimizer(mutator, state_dict, prefix, *args):
@@ -388,7 +389,8 @@ def _load_arch_optimizer(mutator, state_dict, prefix, *args):
     state: Dict[int, dict] = {}
     for key in [k for k in state_dict if k.startswith(head)]:
         index, name = key[len(head):].split('.', 1)
-        state.setdefault(int(index), {})[name] = state_dict.pop(key)
+        state.setdefault(int(index), {})[name] = \
+            state_dict.pop(key).detach().clone()
     if state:
         mutator._pending_optimizer_state = state
         mutator._optimizer = None

@@ -1,7 +1,9 @@
 """DMCP: Differentiable Markov Channel Pruning around an ordinary model."""
+from contextlib import contextmanager
 from typing import Dict, Optional, Union
 
 import torch
+import torch.nn as nn
 
 from ...errors import ConfigError
 from ...models.losses.flops_loss import FlopsLoss
@@ -30,6 +32,23 @@ def _target_mflops(value, low: float, high: float) -> float:
             f'outside what the width grid can reach: the min subnet has '
             f'{low:.6g} MFLOPs and the full model {high:.6g} MFLOPs')
     return target
+
+
+@contextmanager
+def batch_statistics_only(model: nn.Module):
+    """BatchNorms normalise with the batch's statistics and leave their
+    running statistics untouched (the architecture forward's channel
+    scaling must not leak into them)."""
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and
+             m.track_running_stats]
+    for m in norms:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.track_running_stats = True
 
 
 @ALGORITHMS.register_module()
@@ -127,7 +146,9 @@ class DMCP(BaseAlgorithm):
         alphas = self.mutator.arch_leaves()
         self.mutator.set_soft(alphas)
         try:
-            task = self._head_loss(self.model.extract_feat(inputs), samples)
+            with batch_statistics_only(self.model):
+                feats = self.model.extract_feat(inputs)
+            task = self._head_loss(feats, samples)
             expected = self.mutator.expected_flops(alphas)
             budget = self.flops_loss(expected)
             names = list(alphas)

@@ -340,6 +340,9 @@ class _Analysis:
             return self._keep(node, source)
         if before and after and before == after:
             return self._keep(node, source)
+        if self.spaces.find(self._in(source)) in self.spaces.fixed:
+            # e.g. flattening the model's input: nothing to prune there
+            return self._fix_all(node, 'reshaped from fixed channels')
         return self._unsupported(node, 'reshape')
 
     def _function(self, node) -> None:

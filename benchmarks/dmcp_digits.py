@@ -1,0 +1,88 @@
+"""DMCP on the digits: a 50%-FLOPs pruned ResNet vs the unpruned one.
+
+Usage: python benchmarks/dmcp_digits.py [--seeds 0 1 2]
+For every seed: trains the unpruned baseline, trains DMCP
+(`configs/pruning/dmcp/dmcp_resnet_digits.py`), exports its expected
+architecture at the 50% target, then trains the pruned model from scratch
+and fine-tunes it from the exported weights, all with the baseline's
+30-epoch schedule. Prints one JSON line with every accuracy, the pruned
+models' counted MFLOPs and the mean margin to the baseline.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASELINE = 'configs/baseline/digits_resnet.py'
+DMCP = 'configs/pruning/dmcp/dmcp_resnet_digits.py'
+
+
+def tool(script, *args):
+    """Run one of tools/*.py; return its stdout (exit on failure)."""
+    run = subprocess.run([sys.executable, f'tools/{script}', *args],
+                         cwd=REPO, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f'{script} {" ".join(args)} failed:\n{run.stderr[-3000:]}')
+    return run.stdout
+
+
+def train(config, seed, work_dir, *options):
+    out = tool('train.py', config, '--work-dir', work_dir, '--cfg-options',
+               f'randomness.seed={seed}', *options)
+    return float(re.search(r'accuracy/top1=([0-9.]+)', out).group(1))
+
+
+def one_seed(seed, tmp):
+    start = time.perf_counter()
+    result = dict(baseline=train(BASELINE, seed, f'{tmp}/base{seed}'))
+    dmcp_dir = f'{tmp}/dmcp{seed}'
+    result['dmcp_supernet_max'] = train(DMCP, seed, dmcp_dir)
+    out = tool('export_pruned.py', DMCP, f'{dmcp_dir}/epoch_30.pth',
+               '--subnet', 'expected', '--out-dir', f'{dmcp_dir}/pruned')
+    mflops = re.search(r'pruned model ([0-9.]+) MFLOPs \(target ([0-9.]+), '
+                       r'full model ([0-9.]+)', out)
+    result.update(pruned_mflops=float(mflops.group(1)),
+                  target_mflops=float(mflops.group(2)),
+                  full_mflops=float(mflops.group(3)))
+    pruned_cfg = f'{dmcp_dir}/pruned/pruned_config.py'
+    result['pruned_scratch'] = train(pruned_cfg, seed, f'{tmp}/scratch{seed}')
+    result['pruned_finetune'] = train(
+        pruned_cfg, seed, f'{tmp}/ft{seed}',
+        f'load_from={dmcp_dir}/pruned/pruned.pth')
+    result['wall_s'] = round(time.perf_counter() - start, 1)
+    print(json.dumps(dict(seed=seed, **result)), file=sys.stderr)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [one_seed(seed, tmp) for seed in args.seeds]
+    keys = ('baseline', 'dmcp_supernet_max', 'pruned_scratch',
+            'pruned_finetune', 'pruned_mflops')
+    summary = {k: dict(values=[r[k] for r in runs],
+                       mean=round(statistics.mean(r[k] for r in runs), 3))
+               for k in keys}
+    for k in ('pruned_scratch', 'pruned_finetune'):
+        summary[k]['margin_mean'] = round(statistics.mean(
+            r[k] - r['baseline'] for r in runs), 2)
+    print(json.dumps(dict(
+        benchmark='dmcp_digits', seeds=args.seeds,
+        target_mflops=runs[0]['target_mflops'],
+        full_mflops=runs[0]['full_mflops'], results=summary,
+        wall_s=[r['wall_s'] for r in runs], machine=machine())))
+
+
+if __name__ == '__main__':
+    main()
