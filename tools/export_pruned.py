@@ -10,7 +10,8 @@ alone).
 
 Examples:
     python tools/export_pruned.py configs/pruning/dmcp/dmcp_resnet_digits.py \
-        work_dirs/dmcp_resnet_digits/epoch_30.pth --subnet expected --out-dir work_dirs/dmcp_pruned
+        work_dirs/dmcp_resnet_digits/epoch_30.pth --subnet expected \
+        --out-dir work_dirs/dmcp_pruned
     python tools/train.py work_dirs/dmcp_pruned/pruned_config.py
 """
 import os
@@ -18,7 +19,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gml.utils.cli import config_checkpoint_parser, run_cli  # noqa: E402
+from gml.utils.cli import (add_export_arguments,  # noqa: E402
+                           config_checkpoint_parser, run_cli)
 
 
 def parse_args(argv=None):
@@ -26,9 +28,7 @@ def parse_args(argv=None):
     parser.add_argument('--subnet', default='expected',
                         help='expected, max, min, or a YAML file written by '
                         'tools/sample_pruned.py')
-    parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--calib-iters', type=int, default=16,
-                        help='training batches to recalibrate BN with')
+    add_export_arguments(parser)
     return parser.parse_args(argv)
 
 

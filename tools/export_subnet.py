@@ -16,16 +16,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gml.utils.cli import config_checkpoint_parser, run_cli  # noqa: E402
+from gml.utils.cli import (add_export_arguments,  # noqa: E402
+                           config_checkpoint_parser, run_cli)
 
 
 def parse_args(argv=None):
     parser = config_checkpoint_parser(__doc__, 'the supernet (BigNAS)')
     parser.add_argument('--subnet', default='max',
                         help='max, min, or a YAML file with a subnet config')
-    parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--calib-iters', type=int, default=16,
-                        help='training batches to recalibrate BN with')
+    add_export_arguments(parser)
     return parser.parse_args(argv)
 
 

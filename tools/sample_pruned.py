@@ -9,7 +9,8 @@ probabilities of every channel group).
 
 Example:
     python tools/sample_pruned.py configs/pruning/dmcp/dmcp_resnet_digits.py \
-        work_dirs/dmcp_resnet_digits/epoch_30.pth --out-dir work_dirs/dmcp_archs
+        work_dirs/dmcp_resnet_digits/epoch_30.pth \
+        --out-dir work_dirs/dmcp_archs
 """
 import os
 import sys

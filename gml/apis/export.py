@@ -36,6 +36,27 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
     return output
 
 
+def build_config_algorithm(config, role: str, accepts, refusal: str):
+    """The Config of ``config`` (a path or a Config) and its algorithm,
+    built under the config's default scope; ConfigError naming ``role``
+    when there is no algorithm, and ``refusal`` when ``accepts(algorithm)``
+    is false."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from ..registry import build_algorithm
+    from ..utils.config import load_config
+    cfg = config if isinstance(config, Config) else load_config(config)
+    if cfg.get('algorithm') is None:
+        raise ConfigError(f'{cfg.filename}: has no `algorithm` ({role})')
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    algorithm = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
+    if not accepts(algorithm):
+        raise ConfigError(f'{cfg.filename}: algorithm '
+                          f'{type(algorithm).__name__} {refusal}')
+    return cfg, algorithm
+
+
 def export_subnet(config, checkpoint: str, subnet: str,
                   out_dir: str, calib_iters: int = 16, seed: int = 0) -> dict:
     """Export one subnet of a trained supernet (``algorithm.model``).
@@ -51,23 +72,13 @@ def export_subnet(config, checkpoint: str, subnet: str,
     subnets. ``config`` is a path or a loaded Config. Returns the paths.
     """
     import yaml
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
 
     from ..algorithms.nas.export import load_sliced_weights, subnet_model_cfg
-    from ..registry import build_algorithm, build_model
-    from ..utils.config import load_config
+    from ..registry import build_model
     from ..utils.weights import read_state_dict
-    cfg = config if isinstance(config, Config) else load_config(config)
-    if cfg.get('algorithm') is None:
-        raise ConfigError(f'{cfg.filename}: has no `algorithm` (a supernet) '
-                          'to export a subnet from')
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    algorithm = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
-    if not hasattr(algorithm, 'mutator'):
-        raise ConfigError(f'{cfg.filename}: algorithm '
-                          f'{type(algorithm).__name__} has no subnets to '
-                          'export')
+    cfg, algorithm = build_config_algorithm(
+        config, 'a supernet', lambda a: hasattr(a, 'mutator'),
+        'has no subnets to export')
     if subnet in ('max', 'min'):
         chosen = algorithm.mutator.sample(subnet)
     else:

@@ -13,30 +13,18 @@ from typing import Optional, Tuple
 import torch
 
 from ..errors import ConfigError
-from .export import plain_training_config
+from .export import build_config_algorithm, plain_training_config
 
 
 def load_pruner(config, checkpoint: Optional[str]) -> Tuple[object, object]:
     """The config and the DMCP algorithm of ``config`` (a path or a
     Config) with the weights and architecture parameters of
     ``checkpoint``."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
     from ..algorithms.pruning import DMCP
-    from ..registry import build_algorithm
-    from ..utils.config import load_config
     from ..utils.weights import read_state_dict
-    cfg = config if isinstance(config, Config) else load_config(config)
-    if cfg.get('algorithm') is None:
-        raise ConfigError(f'{cfg.filename}: has no `algorithm` (a DMCP '
-                          'pruner) to draw pruned architectures from')
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    algorithm = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
-    if not isinstance(algorithm, DMCP):
-        raise ConfigError(f'{cfg.filename}: algorithm '
-                          f'{type(algorithm).__name__} is not a channel '
-                          'pruner (gml.DMCP)')
+    cfg, algorithm = build_config_algorithm(
+        config, 'a DMCP pruner', lambda a: isinstance(a, DMCP),
+        'is not a channel pruner (gml.DMCP)')
     if checkpoint is not None:
         try:
             algorithm.load_state_dict(read_state_dict(checkpoint))
@@ -97,6 +85,27 @@ def _read_subnet(algorithm, subnet: str) -> dict:
     return dict(algorithm.mutator.full_widths(), **chosen)
 
 
+class WithPreprocessing(torch.nn.Module):
+    """``logits = model(normalise(images))``: the exported program takes
+    images as the data pipeline yields them (float, 0-255, N x C x H x W)
+    and applies the data preprocessor's channel flip and mean/std."""
+
+    def __init__(self, model, preprocessor):
+        super().__init__()
+        self.model = model
+        self.flip = bool(getattr(preprocessor, 'to_rgb', False))
+        normalise = getattr(preprocessor, '_enable_normalize', False)
+        self.register_buffer('mean', preprocessor.mean.clone()
+                             if normalise else torch.zeros(1, 1, 1))
+        self.register_buffer('std', preprocessor.std.clone()
+                             if normalise else torch.ones(1, 1, 1))
+
+    def forward(self, images):
+        if self.flip:
+            images = images.flip(1)
+        return self.model((images - self.mean) / self.std)
+
+
 def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                   calib_iters: int = 16, seed: int = 0) -> dict:
     """Export the pruned model of ``subnet`` (``max``, ``min``,
@@ -143,8 +152,11 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                      model=cfg.algorithm.get('model') or cfg.model,
                      channels=sizes)
     plain_training_config(cfg, model_cfg).dump(paths['config'])
-    example = torch.zeros(*shape)
-    program = torch.export.export(model, (example, ))
+    deployable = WithPreprocessing(model, algorithm.data_preprocessor)
+    batch = torch.export.Dim('batch', min=2, max=65536)
+    program = torch.export.export(
+        deployable, (torch.zeros(2, *shape[1:]), ),
+        dynamic_shapes=({0: batch}, ))
     torch.export.save(program, paths['program'])
     return dict(paths, mflops=flops, target_mflops=algorithm.target_flops,
                 full_mflops=algorithm.max_flops)

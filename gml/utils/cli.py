@@ -41,3 +41,10 @@ def config_checkpoint_parser(doc: str, what: str = 'the algorithm'):
     parser.add_argument('config', help=f'{what} config')
     parser.add_argument('checkpoint', help=f'a checkpoint of {what}')
     return parser
+
+
+def add_export_arguments(parser) -> None:
+    """--out-dir and --calib-iters of the tools that export a subnet."""
+    parser.add_argument('--out-dir', required=True, help='output folder')
+    parser.add_argument('--calib-iters', type=int, default=16,
+                        help='training batches to recalibrate BN with')

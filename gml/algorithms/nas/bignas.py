@@ -3,11 +3,11 @@ import re
 from typing import Dict, List, Optional
 
 import torch
-import torch.distributed as dist
 
 from ...errors import ConfigError
 from ...registry import ALGORITHMS, MODELS
 from ..base import BaseAlgorithm
+from ..sandwich import sandwich_step
 
 
 def sandwich_kinds(strategy: str) -> List[str]:
@@ -19,22 +19,6 @@ def sandwich_kinds(strategy: str) -> List[str]:
         raise ConfigError(f'algorithm.strategy: expected sandwichN with '
                           f'N >= 2 (e.g. sandwich4), found {strategy!r}')
     return ['max'] + ['random'] * (int(match.group(1)) - 2) + ['min']
-
-
-def sync_gradients(parameters) -> None:
-    """Average gradients over processes; a parameter a subnet did not use
-    contributes zeros (so every process reduces the same tensors)."""
-    if not (dist.is_available() and dist.is_initialized()) or \
-            dist.get_world_size() == 1:
-        return
-    world = dist.get_world_size()
-    for param in parameters:
-        if not param.requires_grad:
-            continue
-        if param.grad is None:
-            param.grad = torch.zeros_like(param)
-        dist.all_reduce(param.grad)
-        param.grad.div_(world)
 
 
 @ALGORITHMS.register_module()
@@ -95,26 +79,22 @@ class BigNAS(BaseAlgorithm):
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
         head = self.model.head
-        log: Dict[str, torch.Tensor] = {}
         teacher = None
+
+        def subnet_loss(index, kind):
+            nonlocal teacher
+            self.model.set_subnet(self.mutator.sample(kind))
+            self._regularise(index == 0)
+            logits = self.subnet_logits(inputs)
+            if teacher is None:
+                teacher = logits.detach()
+                return head.hard_loss_of(logits, samples)
+            if head.distiller_mode == 'soft':
+                return head.soft_loss_of(logits, teacher)
+            return head.hard_loss_of(logits, samples)
+
         try:
-            with optim_wrapper.optim_context(self):
-                for index, kind in enumerate(self.kinds):
-                    self.model.set_subnet(self.mutator.sample(kind))
-                    self._regularise(index == 0)
-                    logits = self.subnet_logits(inputs)
-                    if teacher is None:
-                        loss = head.hard_loss_of(logits, samples)
-                        teacher = logits.detach()
-                    elif head.distiller_mode == 'soft':
-                        loss = head.soft_loss_of(logits, teacher)
-                    else:
-                        loss = head.hard_loss_of(logits, samples)
-                    optim_wrapper.backward(loss)
-                    log[f'loss_{index}_{kind}'] = loss.detach()
-            sync_gradients(self.parameters())
-            optim_wrapper.step()
-            optim_wrapper.zero_grad()
+            log = sandwich_step(self, optim_wrapper, self.kinds, subnet_loss)
         finally:
             self._regularise(False)
             self.model.set_subnet(self.mutator.sample('max'))

@@ -9,7 +9,7 @@ from ...errors import ConfigError
 from ...models.losses.flops_loss import FlopsLoss
 from ...registry import ALGORITHMS, MODELS
 from ..base import BaseAlgorithm
-from ..nas.bignas import sync_gradients
+from ..sandwich import sandwich_step
 
 ALGORITHM_CFG = dict(arch_start_training=0, arch_train_freq=1,
                      arch_sample_num=10, target_flops=None,
@@ -174,28 +174,25 @@ class DMCP(BaseAlgorithm):
         log: Dict[str, torch.Tensor] = {}
         if self.arch_due(iteration):
             log.update(self.arch_step(inputs, samples))
-        losses: Dict[str, torch.Tensor] = {}
         teacher = None
         head = self.model.head
+
+        def subnet_loss(index, kind):
+            nonlocal teacher
+            self.set_subnet(self.mutator.sample(
+                kind, started, iteration - self.arch_start))
+            feats = self.model.extract_feat(inputs)
+            if teacher is None and kind == 'max':
+                if self.distill is not None:
+                    teacher = head(feats).detach()
+                return self._head_loss(feats, samples)
+            if teacher is not None:
+                return self.distill(head(feats), teacher)
+            return self._head_loss(feats, samples)
+
         try:
-            with optim_wrapper.optim_context(self):
-                for index, kind in enumerate(self.mutator.sample_types):
-                    self.set_subnet(self.mutator.sample(
-                        kind, started, iteration - self.arch_start))
-                    feats = self.model.extract_feat(inputs)
-                    if teacher is None and kind == 'max':
-                        loss = self._head_loss(feats, samples)
-                        if self.distill is not None:
-                            teacher = head(feats).detach()
-                    elif teacher is not None:
-                        loss = self.distill(head(feats), teacher)
-                    else:
-                        loss = self._head_loss(feats, samples)
-                    optim_wrapper.backward(loss)
-                    losses[f'loss_{index}_{kind}'] = loss.detach()
-            sync_gradients(self.parameters())
-            optim_wrapper.step()
-            optim_wrapper.zero_grad()
+            losses = sandwich_step(self, optim_wrapper,
+                                   self.mutator.sample_types, subnet_loss)
         finally:
             self.set_subnet(None)
         self.iteration += 1
