@@ -54,8 +54,10 @@ def test_sample_tool_draws_architectures_within_tolerance(trained):
 def digits_val():
     from gml.datasets import DigitsDataset
     data = DigitsDataset(split='val', image_size=16, pipeline=[])
-    images = np.stack([d['img'].transpose(2, 0, 1) for d in data.data_list])
-    labels = np.array([d['gt_label'] for d in data.data_list])
+    items = [data.get_data_info(i) for i in range(len(data))]
+    assert len(items) == 359  # the per-class 20% split
+    images = np.stack([d['img'].transpose(2, 0, 1) for d in items])
+    labels = np.array([d['gt_label'] for d in items])
     return images.astype(np.float32), labels
 
 
@@ -86,8 +88,12 @@ def test_export_test_retrain_and_run_without_gml(trained, tmp_path):
     assert counted == pytest.approx(reported, rel=1e-3)  # printed .4g
     assert abs(counted - TARGET) <= 0.03 * TARGET
     subnet = yaml.safe_load((out / 'pruned.yaml').read_text())
-    assert model.head.fc.in_features == subnet['backbone.layer4.0.conv2'] \
-        < 128
+    assert model.head.fc.in_features == subnet['backbone.layer4.0.conv2']
+    assert model.backbone.layer4[1].conv1.out_channels == \
+        subnet['backbone.layer4.1.conv1']
+    full = build_model(Config.fromfile(CONFIG).model)
+    assert sum(p.numel() for p in model.parameters()) < \
+        0.75 * sum(p.numel() for p in full.parameters())
 
     # tools/test.py on the exported model
     test = run_tool([sys.executable, 'tools/test.py',
@@ -130,13 +136,13 @@ def test_export_test_retrain_and_run_without_gml(trained, tmp_path):
 
 def test_bad_subnet_and_checkpoint_are_reported(trained, tmp_path):
     bad = tmp_path / 'bad.yaml'
-    bad.write_text('backbone.conv1: 11\n')
+    bad.write_text('backbone.layer4.0.conv2: 100\n')
     run = run_tool([sys.executable, 'tools/export_pruned.py', CONFIG,
                     str(trained / 'epoch_2.pth'), '--subnet', str(bad),
                     '--out-dir', str(tmp_path / 'out')])
     assert run.returncode != 0
-    assert 'subnet.backbone.conv1: 11 channels is not on the grid' in \
-        run.stderr
+    assert ('subnet.backbone.layer4.0.conv2: 100 channels is not on the '
+            'grid 20 + 12 * k') in run.stderr
     assert 'Traceback' not in run.stderr
     assert not (tmp_path / 'out').exists()
     other = run_tool([sys.executable, 'tools/export_pruned.py',
