@@ -69,7 +69,7 @@ class FlopsLoss(nn.Module):
 
     def forward(self, expected: torch.Tensor) -> torch.Tensor:
         target, low = self.target, self.low
-        value = float(expected)
+        value = float(expected.detach())
         if low <= value < target:
             return expected * 0.0
         below = value < low
