@@ -5,6 +5,7 @@
 """
 from ..registry import MODELS, build_algorithm, build_model
 from . import (backbones, classifiers, connectors, distillers,  # noqa: F401
-               heads, losses, ops, pruning)  # (importing registers the modules)
+               heads, losses, ops, pruning,
+               quantizers)  # (importing registers the modules)
 
 __all__ = ['MODELS', 'build_algorithm', 'build_model']

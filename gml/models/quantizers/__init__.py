@@ -1,0 +1,14 @@
+"""Low-bit fake quantizers for weights and activations (QAT): DoReFa,
+PACT, LSQ, LQ-Nets, XNOR / XNOR++. Each is an ``nn.Module`` mapping a
+tensor to its quantized values in the same dtype, with the gradient its
+method prescribes."""
+from .base import BaseQuantizer, check_bits, grad_scale, round_ste
+from .dorefa import DoReFaQuantizer
+from .lqnets import LQNetsQuantizer
+from .lsq import LSQQuantizer
+from .pact import PACTQuantizer
+from .xnor import XNORQuantizer
+
+__all__ = ['BaseQuantizer', 'check_bits', 'grad_scale', 'round_ste',
+           'DoReFaQuantizer', 'LQNetsQuantizer', 'LSQQuantizer',
+           'PACTQuantizer', 'XNORQuantizer']
