@@ -3,9 +3,10 @@ from ..registry import ALGORITHMS, build_algorithm
 from .base import BaseAlgorithm
 from .nas import BigNAS
 from .pruning import DMCP
+from .quantization import QAT
 from .distill import (ABTeacherStudentDistillation, ImageClassifierDistiller,
                       TeacherStudentDistillation)
 
 __all__ = ['ALGORITHMS', 'BaseAlgorithm', 'build_algorithm',
            'TeacherStudentDistillation', 'ImageClassifierDistiller',
-           'ABTeacherStudentDistillation', 'BigNAS', 'DMCP']
+           'ABTeacherStudentDistillation', 'BigNAS', 'DMCP', 'QAT']

@@ -53,17 +53,21 @@ def match_prefix(state: Dict[str, torch.Tensor], expected: Iterable[str],
 
 
 def load_weights(module: nn.Module, path: str, what: str,
-                 strict: bool = True, prefix: Optional[str] = None) -> None:
+                 strict: bool = True, prefix: Optional[str] = None,
+                 ignore: Iterable[str] = ()) -> None:
     """Load ``path`` into ``module``; mismatches raise a clear ConfigError.
 
     ``prefix`` selects a sub-tree of the checkpoint (e.g. ``'model.'``);
-    without it, common wrapper prefixes are removed automatically.
+    without it, common wrapper prefixes are removed automatically. Keys of
+    ``module`` containing one of ``ignore`` are not expected in the file.
     """
     try:
         state = read_state_dict(path)
     except ConfigError as exc:
         raise ConfigError(f'{what}: {exc}') from None
-    expected = module.state_dict()
+    ignore = tuple(ignore)
+    expected = {k: v for k, v in module.state_dict().items()
+                if not any(part in k for part in ignore)}
     state = _strip(state, prefix) if prefix else match_prefix(state, expected)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -30,9 +30,10 @@ def test_version_is_exposed():
 
 
 def without_teacher_checkpoints(algorithm):
-    """The teachers' checkpoints are trained by the user first; building
-    a config must work without them."""
+    """The teachers' (and QAT's pretrained) checkpoints are trained by the
+    user first; building a config must work without them."""
     algorithm = copy.deepcopy(algorithm.to_dict())
+    algorithm.pop('pretrained', None)  # QAT's fp32 starting point
     teachers = algorithm.get('distill_cfg', {}).get('teacher')
     for teacher in teachers if isinstance(teachers, list) else [teachers]:
         if isinstance(teacher, dict):

@@ -4,6 +4,8 @@ tensor to its quantized values in the same dtype, with the gradient its
 method prescribes."""
 from .base import BaseQuantizer, check_bits, grad_scale, round_ste
 from .dorefa import DoReFaQuantizer
+from .layers import QuantConv2d, QuantLinear
+from .lowbit import LowBitQuantizer
 from .lqnets import LQNetsQuantizer
 from .lsq import LSQQuantizer
 from .pact import PACTQuantizer
@@ -11,4 +13,5 @@ from .xnor import XNORQuantizer
 
 __all__ = ['BaseQuantizer', 'check_bits', 'grad_scale', 'round_ste',
            'DoReFaQuantizer', 'LQNetsQuantizer', 'LSQQuantizer',
-           'PACTQuantizer', 'XNORQuantizer']
+           'PACTQuantizer', 'XNORQuantizer', 'LowBitQuantizer',
+           'QuantConv2d', 'QuantLinear']

@@ -8,11 +8,12 @@ from ...errors import ConfigError
 ROLES = ('weight', 'activation')
 
 
-def check_bits(bits, owner: str, low: int = 1, high: int = 8) -> int:
+def check_bits(bits, owner: str, low: int = 1, high: int = 8,
+               key: str = 'bits') -> int:
     """``bits`` as an int in ``[low, high]`` (ConfigError otherwise)."""
     if isinstance(bits, bool) or not isinstance(bits, int) or \
             not low <= bits <= high:
-        raise ConfigError(f'{owner}.bits: expected an integer from {low} to '
+        raise ConfigError(f'{owner}.{key}: expected an integer from {low} to '
                           f'{high}, found {bits!r}')
     return bits
 

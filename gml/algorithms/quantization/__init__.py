@@ -1,0 +1,4 @@
+"""Quantization-aware training algorithms."""
+from .qat import QAT
+
+__all__ = ['QAT']

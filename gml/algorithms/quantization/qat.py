@@ -1,0 +1,50 @@
+"""QAT: a model trained with fake-quantized weights and activations."""
+from typing import Optional
+
+from ...errors import ConfigError
+from ...registry import ALGORITHMS, MODELS
+from ...utils.weights import load_weights
+from ..base import BaseAlgorithm
+
+
+@ALGORITHMS.register_module()
+class QAT(BaseAlgorithm):
+    """Quantization-aware training of ``model`` with ``quantizer``.
+
+    The quantizer rewrites the model once, at build time: with
+    ``gml.LowBitQuantizer`` every conv/linear layer (but the first and
+    last) fake-quantizes its weight and input with the configured method,
+    and training, validation and checkpoints then work as for the plain
+    model (the quantizers' learned steps and clips are part of the state).
+
+    Args:
+        model: the model to quantize (config, path or module).
+        quantizer: the quantizer config, e.g.
+            ``dict(type='gml.LowBitQuantizer', method='lsq', weight_bits=4,
+            act_bits=4)``.
+        pretrained: a checkpoint of the plain (fp32) model to start from,
+            loaded before quantizing (QAT normally fine-tunes a trained
+            model); wrapper prefixes are removed, mismatches are errors.
+    """
+
+    def __init__(self, model, quantizer: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor=None, init_cfg=None):
+        super().__init__(model, data_preprocessor, init_cfg)
+        self.pretrained = pretrained
+        if pretrained is not None:  # fail at build on a bad file
+            load_weights(self.model, pretrained, 'algorithm.pretrained')
+        if not isinstance(quantizer, dict) or 'type' not in quantizer:
+            raise ConfigError("algorithm.quantizer: expected a dict with a "
+                              "'type' (e.g. gml.LowBitQuantizer), found "
+                              f'{quantizer!r}')
+        self.quantizer = MODELS.build(quantizer)
+        self.quantized_layers = self.quantizer.prepare(self.model)
+
+    def init_weights(self) -> None:
+        """The Runner initialises weights after building: load
+        ``pretrained`` again after that (the quantizers start from data)."""
+        super().init_weights()
+        if self.pretrained is not None:
+            load_weights(self.model, self.pretrained, 'algorithm.pretrained',
+                         ignore=('_quantizer.', ))
