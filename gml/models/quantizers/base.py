@@ -1,5 +1,7 @@
 """What every low-bit quantizer shares: bit checks, the straight-through
 rounding and the gradient scale trick."""
+import abc
+
 import torch
 import torch.nn as nn
 
@@ -28,7 +30,7 @@ def grad_scale(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x * scale + (x - x * scale).detach()
 
 
-class BaseQuantizer(nn.Module):
+class BaseQuantizer(nn.Module, metaclass=abc.ABCMeta):
     """A fake quantizer of one tensor role (``'weight'`` or
     ``'activation'``) at ``bits`` bits; ``enabled=False`` passes values
     through unchanged."""
@@ -54,8 +56,9 @@ class BaseQuantizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.quantize(x) if self.enabled else x
 
+    @abc.abstractmethod
     def quantize(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The method's fake-quantized ``x``."""
 
     def extra_repr(self) -> str:
         return f'bits={self.bits}, role={self.role!r}'

@@ -5,27 +5,30 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class QuantConv2d(nn.Conv2d):
+class _QuantizedOperands:
+    """The input and weight after their quantizers (either may be None)."""
+
+    def quantized_operands(self, x):
+        if self.input_quantizer is not None:
+            x = self.input_quantizer(x)
+        weight = self.weight_quantizer(self.weight) \
+            if self.weight_quantizer is not None else self.weight
+        return x, weight
+
+
+class QuantConv2d(_QuantizedOperands, nn.Conv2d):
     """``conv(input_quantizer(x), weight_quantizer(w))``; the weights stay
     full precision (the quantizers run in every forward)."""
 
     def forward(self, x):
-        if self.input_quantizer is not None:
-            x = self.input_quantizer(x)
-        weight = self.weight_quantizer(self.weight) \
-            if self.weight_quantizer is not None else self.weight
-        return self._conv_forward(x, weight, self.bias)
+        return self._conv_forward(*self.quantized_operands(x), self.bias)
 
 
-class QuantLinear(nn.Linear):
+class QuantLinear(_QuantizedOperands, nn.Linear):
     """``linear(input_quantizer(x), weight_quantizer(w))``."""
 
     def forward(self, x):
-        if self.input_quantizer is not None:
-            x = self.input_quantizer(x)
-        weight = self.weight_quantizer(self.weight) \
-            if self.weight_quantizer is not None else self.weight
-        return F.linear(x, weight, self.bias)
+        return F.linear(*self.quantized_operands(x), self.bias)
 
 
 QUANT_TYPES = {nn.Conv2d: QuantConv2d, nn.Linear: QuantLinear}
