@@ -16,7 +16,6 @@ Usage: python benchmarks/dmcp_speed.py [--repeats 30] [--threads 1]
 Prints one JSON line.
 """
 import argparse
-import copy
 import json
 import os
 import sys
@@ -47,7 +46,6 @@ def build(config, **algorithm_cfg):
 
 def half_flops_model(algorithm):
     """The 50% architecture of uniform keep probabilities, shrunk."""
-    from gml.models.pruning import module_sizes, shrink_
     mutator = algorithm.mutator
     low, high = -10.0, 10.0  # the uniform alpha putting E[FLOPs] at target
     for _ in range(40):
@@ -59,20 +57,14 @@ def half_flops_model(algorithm):
         else:
             low = middle
     arch = algorithm.final_archs(num=0)['expected']
-    model = copy.deepcopy(algorithm.model)
-    for module in model.modules():
-        module._forward_hooks.clear()
-    shrink_(model, module_sizes(mutator.graph, arch['subnet']))
-    return model, arch['mflops']
+    return algorithm.pruned_model(arch['subnet']), arch['mflops']
 
 
 def latency(name, repeats):
     import torch
     config, batch = CONFIGS[name]
     algorithm = build(config)
-    full = copy.deepcopy(algorithm.model)
-    for module in full.modules():
-        module._forward_hooks.clear()
+    full = algorithm.pruned_model()
     pruned, mflops = half_flops_model(algorithm)
     shape = algorithm.mutator.input_shape
     x = torch.randn(batch, *shape[1:])

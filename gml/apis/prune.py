@@ -116,10 +116,8 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
     ``pruned.pth``, ``pruned_config.py`` and ``pruned_model.pt2`` to
     ``out_dir``; returns their paths and the pruned model's MFLOPs.
     """
-    import copy
-
     from ..models.ops.flops import count_flops
-    from ..models.pruning.shrink import module_sizes, shrink_
+    from ..models.pruning.shrink import module_sizes
     cfg, algorithm = load_pruner(config, checkpoint)
     mutator = algorithm.mutator
     chosen = _read_subnet(algorithm, subnet)
@@ -132,10 +130,7 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
         calibrate_subnet(algorithm, chosen, loader, calib_iters, sync=False)
     algorithm.set_subnet(None)
     sizes = module_sizes(mutator.graph, chosen)
-    model = copy.deepcopy(algorithm.model)
-    for module in model.modules():  # the copy keeps no scaling hooks
-        module._forward_hooks.clear()
-    shrink_(model, sizes).eval()
+    model = algorithm.pruned_model(chosen).eval()
     shape = mutator.input_shape
     flops = count_flops(model, shape, units='M')['flops']
     os.makedirs(out_dir, exist_ok=True)

@@ -201,6 +201,19 @@ class DMCP(BaseAlgorithm):
         return log
 
     # -- after training --------------------------------------------------
+    def pruned_model(self, subnet: Optional[Dict[str, int]] = None):
+        """A copy of the model shrunk to ``subnet`` (None: full width):
+        really smaller tensors and none of the mutator's masking hooks."""
+        import copy
+
+        from ...models.pruning.shrink import module_sizes, shrink_
+        model = copy.deepcopy(self.model)
+        for module in model.modules():
+            module._forward_hooks.clear()
+        if subnet is not None:
+            shrink_(model, module_sizes(self.mutator.graph, subnet))
+        return model
+
     def final_archs(self, num: Optional[int] = None,
                     tolerance: Optional[float] = None,
                     max_tries: int = 20000) -> dict:
