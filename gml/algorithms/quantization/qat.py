@@ -38,7 +38,10 @@ class QAT(BaseAlgorithm):
             raise ConfigError("algorithm.quantizer: expected a dict with a "
                               "'type' (e.g. gml.LowBitQuantizer), found "
                               f'{quantizer!r}')
-        self.quantizer = MODELS.build(quantizer)
+        try:
+            self.quantizer = MODELS.build(quantizer)
+        except TypeError as exc:  # an argument the quantizer does not take
+            raise ConfigError(f'algorithm.quantizer: {exc}') from None
         self.quantized_layers = self.quantizer.prepare(self.model)
 
     def init_weights(self) -> None:
