@@ -33,8 +33,8 @@ def main():
                          cfg_options=parse_cfg_options(args.cfg_options),
                          launcher=args.launcher)
     metrics = test(cfg, args.checkpoint)
-    from mmengine.dist import is_main_process
-    if is_main_process():
+    from gml.apis.distributed import is_first_process
+    if is_first_process():
         summary = ', '.join(f'{k}={v:.2f}' for k, v in sorted(metrics.items()))
         print(f'gml: test metrics: {summary}')
 

@@ -43,8 +43,8 @@ def main():
                          resume=args.resume, amp=args.amp,
                          launcher=args.launcher, load_from=args.load_from)
     metrics = train(cfg)
-    from mmengine.dist import is_main_process
-    if is_main_process() and metrics:
+    from gml.apis.distributed import is_first_process
+    if is_first_process() and metrics:
         summary = ', '.join(f'{k}={v:.2f}' for k, v in sorted(metrics.items()))
         print(f'gml: final validation metrics: {summary}')
         print(f'gml: work dir: {cfg.work_dir}')

@@ -42,3 +42,22 @@ def init_cpu_distributed(launcher: str) -> None:
     dist.init_process_group(backend='gloo',
                             rank=int(os.environ['RANK']),
                             world_size=int(os.environ['WORLD_SIZE']))
+
+
+def finish_distributed() -> None:
+    """Wait for every process, then tear the process group down.
+
+    Without this a process that finishes first (rank 1: rank 0 still saves
+    the best checkpoint) exits with the group alive, and gloo's threads
+    sometimes abort it at interpreter shutdown ("terminate called without
+    an active exception", SIGABRT), failing a run that had succeeded.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def is_first_process() -> bool:
+    """Rank 0 of the launch (also after the group is torn down)."""
+    return int(os.environ.get('RANK', '0')) == 0

@@ -13,7 +13,7 @@ import shutil
 from typing import Dict, Optional, Sequence
 
 from ..errors import ConfigError
-from .distributed import LAUNCHERS, init_cpu_distributed
+from .distributed import LAUNCHERS, finish_distributed, init_cpu_distributed
 
 
 def prepare_config(config: str, work_dir: Optional[str] = None,
@@ -137,8 +137,11 @@ def _run(cfg, action: str):
         with translate_build_errors(cfg):
             if action == 'train':
                 runner.train()
-                return _final_metrics(runner, 'val/')
-            return runner.test()
+                result = _final_metrics(runner, 'val/')
+            else:
+                result = runner.test()
+        finish_distributed()
+        return result
     except BaseException:
         if action == 'train':
             _discard_partial_run(work_dir, before, dir_existed)
