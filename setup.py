@@ -19,6 +19,7 @@ INSTALL_REQUIRES = [
     'mmengine>=0.10.4,<0.11',
     'mmcv-lite>=2.0,<2.3',
     'mmpretrain>=1.2,<1.3',
+    'torchao>=0.18,<0.19',
     'numpy>=1.24',
     'scikit-learn>=1.3',
     'scikit-optimize>=0.10.2',

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import ConfigError
 from .export import build_config_algorithm, plain_training_config
+from .program import WithPreprocessing, save_program
 
 
 def load_pruner(config, checkpoint: Optional[str]) -> Tuple[object, object]:
@@ -85,27 +86,6 @@ def _read_subnet(algorithm, subnet: str) -> dict:
     return dict(algorithm.mutator.full_widths(), **chosen)
 
 
-class WithPreprocessing(torch.nn.Module):
-    """``logits = model(normalise(images))``: the exported program takes
-    images as the data pipeline yields them (float, 0-255, N x C x H x W)
-    and applies the data preprocessor's channel flip and mean/std."""
-
-    def __init__(self, model, preprocessor):
-        super().__init__()
-        self.model = model
-        self.flip = bool(getattr(preprocessor, 'to_rgb', False))
-        normalise = getattr(preprocessor, '_enable_normalize', False)
-        self.register_buffer('mean', preprocessor.mean.clone()
-                             if normalise else torch.zeros(1, 1, 1))
-        self.register_buffer('std', preprocessor.std.clone()
-                             if normalise else torch.ones(1, 1, 1))
-
-    def forward(self, images):
-        if self.flip:
-            images = images.flip(1)
-        return self.model((images - self.mean) / self.std)
-
-
 def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                   calib_iters: int = 16, seed: int = 0) -> dict:
     """Export the pruned model of ``subnet`` (``max``, ``min``,
@@ -147,11 +127,7 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                      model=cfg.algorithm.get('model') or cfg.model,
                      channels=sizes)
     plain_training_config(cfg, model_cfg).dump(paths['config'])
-    deployable = WithPreprocessing(model, algorithm.data_preprocessor)
-    batch = torch.export.Dim('batch', min=2, max=65536)
-    program = torch.export.export(
-        deployable, (torch.zeros(2, *shape[1:]), ),
-        dynamic_shapes=({0: batch}, ))
-    torch.export.save(program, paths['program'])
+    save_program(WithPreprocessing(model, algorithm.data_preprocessor),
+                 shape, paths['program'], min_batch=2)
     return dict(paths, mflops=flops, target_mflops=algorithm.target_flops,
                 full_mflops=algorithm.max_flops)

@@ -64,8 +64,9 @@ def _build_network(cfg):
     return build_model(cfg.model)
 
 
-def build_runner(cfg):
-    """Check the data, build the model or algorithm, and return a Runner."""
+def build_runner(cfg, build_network=None):
+    """Check the data, build the model or algorithm (or what
+    ``build_network(cfg)`` returns), and return a Runner."""
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     from mmengine.runner.utils import set_random_seed
@@ -85,7 +86,7 @@ def build_runner(cfg):
         cfg.model_wrapper_cfg = dict(
             type='gml.DeviceAwareDDP', broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
-    network = _build_network(cfg)
+    network = (build_network or _build_network)(cfg)
     skip = {'self', 'model', 'cfg'}
     kwargs = {name: cfg[name]
               for name in inspect.signature(Runner.__init__).parameters
@@ -127,13 +128,13 @@ def _final_metrics(runner, prefix: str) -> Dict[str, float]:
             if k.startswith(prefix) and k[len(prefix):] not in timing}
 
 
-def _run(cfg, action: str):
+def _run(cfg, action: str, build_network=None):
     from ..registry import translate_build_errors
     work_dir = cfg.work_dir
     dir_existed = osp.isdir(work_dir)
     before = os.listdir(work_dir) if dir_existed else []
     try:
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, build_network)
         with translate_build_errors(cfg):
             if action == 'train':
                 runner.train()
@@ -153,12 +154,24 @@ def train(cfg) -> Dict[str, float]:
     return _run(cfg, 'train')
 
 
-def test(cfg, checkpoint: str) -> Dict[str, float]:
-    """Evaluate ``checkpoint`` on the config's test set; return the metrics."""
+def test(cfg, checkpoint: str, compile: bool = False) -> Dict[str, float]:
+    """Evaluate ``checkpoint`` on the config's test set; return the metrics.
+
+    A ``.pt2`` file is a saved program (a pruned or int8 model): it runs
+    as saved, with the config's data and head (``compile``: through
+    ``torch.compile``, which int8 programs need for int8 kernels).
+    """
     if not osp.isfile(checkpoint):
         raise ConfigError(f'checkpoint not found: {checkpoint}')
-    cfg.load_from = checkpoint
     cfg.resume = False
     if cfg.get('test_dataloader') is None:
         raise ConfigError('test_dataloader: the config defines no test set')
+    if checkpoint.endswith('.pt2'):
+        from .program import program_classifier
+        cfg.load_from = None
+        return _run(cfg, 'test', lambda c: program_classifier(c, checkpoint,
+                                                              compile))
+    if compile:
+        raise ConfigError('--compile: applies to .pt2 programs only')
+    cfg.load_from = checkpoint
     return _run(cfg, 'test')

@@ -35,7 +35,7 @@ def test_first_and_last_layers_stay_full_precision():
     assert type(model.head.fc) is nn.Linear               # last
     assert isinstance(model.backbone.layer1[0].conv1, QuantConv2d)
     assert isinstance(model.backbone.layer4[0].downsample[0], QuantConv2d)
-    assert len(algo.quantized_layers) == 19  # 16 block convs + 3 shortcuts
+    assert len(algo.quantizer.quantized_layers) == 19  # 16 block convs + 3 shortcuts
     params = dict(algo.named_parameters())
     assert 'model.backbone.layer1.0.conv1.weight_quantizer.step' in params
     assert params['model.backbone.layer1.0.conv1.weight_quantizer.step'] \
@@ -93,20 +93,13 @@ def test_bad_settings_name_the_key():
 
 
 @pytest.mark.slow
-def test_lsq_config_fine_tunes_a_trained_baseline(tmp_path):
-    base = tmp_path / 'base'
-    train = run_tool([sys.executable, 'tools/train.py',
-                      'configs/baseline/digits_resnet.py', '--work-dir',
-                      str(base), '--cfg-options', 'train_cfg.max_epochs=4',
-                      'param_scheduler.1.end=4',
-                      'default_hooks.checkpoint.interval=4'])
-    assert train.returncode == 0, train.stderr[-3000:]
-    fp32 = float(re.search(r'accuracy/top1=([0-9.]+)', train.stdout)
-                 .group(1))
+def test_lsq_config_fine_tunes_a_trained_baseline(tmp_path,
+                                                  digits_baseline):
+    checkpoint, fp32 = digits_baseline
     qat = run_tool([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
                     str(tmp_path / 'qat'), '--cfg-options',
                     'train_cfg.max_epochs=1',
-                    f'algorithm.pretrained={base / "epoch_4.pth"}'])
+                    f'algorithm.pretrained={checkpoint}'])
     assert qat.returncode == 0, qat.stderr[-3000:]
     low_bit = float(re.search(r'accuracy/top1=([0-9.]+)', qat.stdout)
                     .group(1))

@@ -11,11 +11,15 @@ from ..base import BaseAlgorithm
 class QAT(BaseAlgorithm):
     """Quantization-aware training of ``model`` with ``quantizer``.
 
-    The quantizer rewrites the model once, at build time: with
-    ``gml.LowBitQuantizer`` every conv/linear layer (but the first and
-    last) fake-quantizes its weight and input with the configured method,
-    and training, validation and checkpoints then work as for the plain
-    model (the quantizers' learned steps and clips are part of the state).
+    The quantizer rewrites the model once, at build time, and training,
+    validation and checkpoints then work as for the plain model (the
+    quantizers' ranges, steps and clips are part of the state):
+
+    - ``gml.TorchDefaultQuantizer``: int8 QAT on a captured graph of the
+      model (torchao pt2e, x86 or XNNPACK backend); :meth:`convert` gives
+      the real int8 model (``tools/export_quantized.py``).
+    - ``gml.LowBitQuantizer``: every conv/linear layer (but the first and
+      last) fake-quantizes its weight and input with a low-bit method.
 
     Args:
         model: the model to quantize (config, path or module).
@@ -42,12 +46,25 @@ class QAT(BaseAlgorithm):
             self.quantizer = MODELS.build(quantizer)
         except TypeError as exc:  # an argument the quantizer does not take
             raise ConfigError(f'algorithm.quantizer: {exc}') from None
-        self.quantized_layers = self.quantizer.prepare(self.model)
+        prepared = self.quantizer.prepare(self.model)
+        # a captured graph holds copies of the (pretrained) weights, which
+        # the Runner's weight initialisation does not reach
+        self._reload_pretrained = prepared is self.model
+        self.model = prepared
+
+    def convert(self):
+        """The real int8 model of the trained fake-quantized one."""
+        if not hasattr(self.quantizer, 'convert'):
+            raise ConfigError(
+                f'algorithm.quantizer: {type(self.quantizer).__name__} '
+                'simulates its bit width in fp32 and has no int8 '
+                'conversion; use gml.TorchDefaultQuantizer for int8 models')
+        return self.quantizer.convert(self.model)
 
     def init_weights(self) -> None:
         """The Runner initialises weights after building: load
         ``pretrained`` again after that (the quantizers start from data)."""
         super().init_weights()
-        if self.pretrained is not None:
+        if self.pretrained is not None and self._reload_pretrained:
             load_weights(self.model, self.pretrained, 'algorithm.pretrained',
                          ignore=('_quantizer.', ))

@@ -1,7 +1,8 @@
 """Low-bit fake quantizers for weights and activations (QAT): DoReFa,
 PACT, LSQ, LQ-Nets, XNOR / XNOR++. Each is an ``nn.Module`` mapping a
 tensor to its quantized values in the same dtype, with the gradient its
-method prescribes."""
+method prescribes. ``LowBitQuantizer`` puts them into a model's layers;
+``TorchDefaultQuantizer`` does int8 QAT with a real int8 export."""
 from .base import BaseQuantizer, check_bits, grad_scale, round_ste
 from .dorefa import DoReFaQuantizer
 from .layers import QuantConv2d, QuantLinear
@@ -9,9 +10,11 @@ from .lowbit import LowBitQuantizer
 from .lqnets import LQNetsQuantizer
 from .lsq import LSQQuantizer
 from .pact import PACTQuantizer
+from .torch_default import TorchDefaultQuantizer
 from .xnor import XNORQuantizer
 
 __all__ = ['BaseQuantizer', 'check_bits', 'grad_scale', 'round_ste',
            'DoReFaQuantizer', 'LQNetsQuantizer', 'LSQQuantizer',
            'PACTQuantizer', 'XNORQuantizer', 'LowBitQuantizer',
+           'TorchDefaultQuantizer',
            'QuantConv2d', 'QuantLinear']

@@ -2,7 +2,7 @@
 keyword, as the low-bit toolbox's ``keyword`` does (``lsq``, ``pact``,
 ``dorefa``, ``lqnets``, ``xnor``)."""
 import difflib
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch.nn as nn
 
@@ -121,8 +121,9 @@ class LowBitQuantizer:
             kept |= {names[0], names[-1]}
         return {n: m for n, m in layers.items() if n not in kept}
 
-    def prepare(self, model: nn.Module) -> List[str]:
-        """Quantize ``model``'s layers in place; returns their names."""
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """Quantize ``model``'s layers in place (their names go to
+        ``quantized_layers``); returns ``model``."""
         targets = self.targets(model)
         if not targets:
             raise ConfigError('quantizer: the model has no conv or linear '
@@ -134,4 +135,5 @@ class LowBitQuantizer:
             input_q = None if self.act_bits == FULL_PRECISION else \
                 _input_quantizer(self.method, self.act_bits, self.options)
             to_quantized(layer, weight_q, input_q)
-        return list(targets)
+        self.quantized_layers = list(targets)
+        return model
