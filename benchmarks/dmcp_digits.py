@@ -13,32 +13,16 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine  # noqa: E402
+from _tools import tool, train  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASELINE = 'configs/baseline/digits_resnet.py'
 DMCP = 'configs/pruning/dmcp/dmcp_resnet_digits.py'
-
-
-def tool(script, *args):
-    """Run one of tools/*.py; return its stdout (exit on failure)."""
-    run = subprocess.run([sys.executable, f'tools/{script}', *args],
-                         cwd=REPO, capture_output=True, text=True)
-    if run.returncode != 0:
-        sys.exit(f'{script} {" ".join(args)} failed:\n{run.stderr[-3000:]}')
-    return run.stdout
-
-
-def train(config, seed, work_dir, *options):
-    out = tool('train.py', config, '--work-dir', work_dir, '--cfg-options',
-               f'randomness.seed={seed}', *options)
-    return float(re.search(r'accuracy/top1=([0-9.]+)', out).group(1))
 
 
 def one_seed(seed, tmp, target):

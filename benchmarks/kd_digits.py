@@ -9,9 +9,7 @@ with every final validation accuracy and the mean margin over `alone`.
 import argparse
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine  # noqa: E402
+from _tools import REPO  # noqa: E402
+from _tools import train as train_tool  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEACHER = 'work_dirs/digits_teacher/epoch_30.pth'
 CONFIGS = {
     'alone': 'configs/kd/digits_student.py',
@@ -34,13 +33,7 @@ CONFIGS = {
 
 def train(config, seed, work_dir):
     start = time.perf_counter()
-    run = subprocess.run(
-        [sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
-         '--cfg-options', f'randomness.seed={seed}'],
-        cwd=REPO, capture_output=True, text=True)
-    if run.returncode != 0:
-        sys.exit(f'{config} failed:\n{run.stderr[-2000:]}')
-    acc = float(re.search(r'accuracy/top1=([0-9.]+)', run.stdout).group(1))
+    acc = train_tool(config, seed, work_dir)
     return acc, time.perf_counter() - start
 
 

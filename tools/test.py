@@ -2,7 +2,8 @@
 """Evaluate a checkpoint on a config's test set.
 
 Examples:
-    python tools/test.py configs/baseline/digits_resnet.py work_dirs/digits_resnet/epoch_30.pth
+    python tools/test.py configs/baseline/digits_resnet.py \
+        work_dirs/digits_resnet/epoch_30.pth
     python tools/test.py CONFIG work_dirs/iao_int8/int8_model.pt2 --compile
 """
 import argparse

@@ -117,4 +117,4 @@ def program_classifier(cfg, path: str, compile: bool = False):
     model = build_model(model_cfg)
     program = load_program(path, compile)
     return GraphClassifier(program, getattr(model, 'head', None), None,
-                               raw_preprocessor(model.data_preprocessor))
+                           raw_preprocessor(model.data_preprocessor))

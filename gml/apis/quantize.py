@@ -33,8 +33,7 @@ def int8_layers(graph) -> dict:
     how many stay fp32."""
     aten = torch.ops.aten
     kinds = {aten.conv2d.default: 'conv', aten.linear.default: 'linear'}
-    counts = {'int8': {'conv': 0, 'linear': 0}, 'fp32': {'conv': 0,
-                                                       'linear': 0}}
+    counts = {kind: {'conv': 0, 'linear': 0} for kind in ('int8', 'fp32')}
     for node in graph.graph.nodes:
         kind = kinds.get(node.target)
         if kind is None:

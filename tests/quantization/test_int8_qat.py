@@ -123,7 +123,8 @@ def test_custom_qconfig_sets_the_grid():
 
 def test_region_and_conversion_to_int8():
     torch.manual_seed(1)
-    q = quantizer(input_layer='backbone.layer1', output_layer='backbone.layer3')
+    q = quantizer(input_layer='backbone.layer1',
+                  output_layer='backbone.layer3')
     prepared = q.prepare(digits_model())
     prepared.train()
     for _ in range(3):

@@ -105,3 +105,19 @@ def test_tools_refuse_what_they_cannot_do(tmp_path):
         unreadable.stderr
     assert 'broken.pt2: not a readable torch.export program (not a .pt2 ' \
         'archive)' in unreadable.stderr
+
+
+@pytest.mark.slow
+def test_int8_qat_under_dist_train(tmp_path, digits_baseline):
+    baseline, fp32 = digits_baseline
+    run = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+                    str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1',
+                    'param_scheduler.0.end=1',
+                    f'algorithm.pretrained={baseline}'],
+                   env={'PORT': '29541', 'OMP_NUM_THREADS': '1'})
+    assert accuracy(run) >= fp32 - 2
+    assert 'Epoch(train) [1][12/12]' in run.stdout  # 1,438 images / (2 x 64)
+    state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
+    ranges = [k for k in state['state_dict']
+              if k.startswith('model.net.activation_post_process_')]
+    assert len(ranges) > 40  # fake-quantize scales, zero points, observers

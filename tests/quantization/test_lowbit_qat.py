@@ -35,7 +35,8 @@ def test_first_and_last_layers_stay_full_precision():
     assert type(model.head.fc) is nn.Linear               # last
     assert isinstance(model.backbone.layer1[0].conv1, QuantConv2d)
     assert isinstance(model.backbone.layer4[0].downsample[0], QuantConv2d)
-    assert len(algo.quantizer.quantized_layers) == 19  # 16 block convs + 3 shortcuts
+    # 16 block convs + 3 shortcuts
+    assert len(algo.quantizer.quantized_layers) == 19
     params = dict(algo.named_parameters())
     assert 'model.backbone.layer1.0.conv1.weight_quantizer.step' in params
     assert params['model.backbone.layer1.0.conv1.weight_quantizer.step'] \

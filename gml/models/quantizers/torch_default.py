@@ -110,4 +110,4 @@ class TorchDefaultQuantizer:
                               f'{type(prepared).__name__}')
         int8 = convert_to_int8(prepared.net, self.bn_hyper)
         return GraphClassifier(int8, prepared.head, prepared.input_shape,
-                                   prepared.data_preprocessor).eval()
+                               prepared.data_preprocessor).eval()

@@ -23,3 +23,5 @@ param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0,
                         end=5)]
 train_cfg = dict(max_epochs=5, val_interval=1)
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))
+# under DDP every process quantizes with rank 0's ranges and BN statistics
+model_wrapper_cfg = dict(type='gml.DeviceAwareDDP', broadcast_buffers=True)

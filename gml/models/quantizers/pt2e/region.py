@@ -109,8 +109,9 @@ def fuse_groups(fuse_config: Optional[dict],
             else [children]
         for group in nested:
             if len(group) < 2:
-                raise ConfigError(f'algorithm.quantizer.{key}: a fused group'
-                                  f' needs two or more modules, found {group!r}')
+                raise ConfigError(f'algorithm.quantizer.{key}: a fused '
+                                  'group needs two or more modules, found '
+                                  f'{group!r}')
             names = [f'{parent}.{child}' if parent else child
                      for child in group]
             for name in names:
