@@ -1,22 +1,13 @@
-# int8 QAT (IAO: Jacob et al., "integer-arithmetic-only inference") of
-# ResNet-18 on CIFAR-10, 8 processes x 16 images, as the design guide
-# names it. The trained fp32 model (configs/baseline/cifar10_resnet18.py)
-# is captured, fake-quantized for the server CPU backend (fbgemm = x86) from
-# the stem conv to the end of the backbone -- pooling and classifier stay
-# fp32 -- and fine-tuned for 10 epochs:
+# int8 QAT of ResNet-18 on CIFAR-10, 8 processes x 16 images, as the design
+# guide names it: fine-tunes the fp32 model of
+# configs/baseline/cifar10_resnet18.py for 10 epochs.
 #   bash tools/dist_train.sh CONFIG 8
 #   python tools/export_quantized.py CONFIG \
 #       work_dirs/CONFIG_NAME/epoch_10.pth --out-dir work_dirs/iao_int8
 #   python tools/test.py CONFIG work_dirs/iao_int8/int8_model.pt2 --compile
-# backend='qnnpack' (or 'xnnpack') targets mobile CPUs instead.
-_base_ = ['../../../baseline/cifar10_resnet18.py']
+_base_ = ['../../../baseline/cifar10_resnet18.py', '_base_/iao_fbgemm.py']
 algorithm = dict(
-    type='gml.QAT',
     quantizer=dict(
-        type='gml.TorchDefaultQuantizer',
-        backend='fbgemm',
-        input_layer='backbone.conv1',
-        output_layer='backbone',
         fuse_config={
             'backbone': [['conv1', 'bn1', 'relu']],
             'backbone.layer1.0': [['conv1', 'bn1', 'relu'], ['conv2', 'bn2']],
@@ -33,5 +24,3 @@ param_scheduler = dict(_delete_=True, type='CosineAnnealingLR', by_epoch=True,
                        begin=0, end=10)
 train_cfg = dict(max_epochs=10, val_interval=1)
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2))
-# under DDP every process quantizes with rank 0's ranges and BN statistics
-model_wrapper_cfg = dict(type='gml.DeviceAwareDDP', broadcast_buffers=True)
