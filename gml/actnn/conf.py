@@ -20,6 +20,8 @@ class ActNNConfig:
             convolution (what BatchNorm saves in conv-BN networks) as they
             are (L1).
         swap: move compressed tensors to CPU memory until backward (L4).
+        input_bits: bits of saved tensors without gradient (the model's
+            input: images are 8-bit data to begin with).
         group_size: values sharing one min/scale.
         min_numel: smaller tensors are kept as they are.
         adapt_interval: iterations between choices of per-tensor bits.
@@ -30,6 +32,7 @@ class ActNNConfig:
     auto_precision: bool = True
     compress_conv_outputs: bool = True
     swap: bool = False
+    input_bits: int = 8
     group_size: int = 256
     min_numel: int = 4096
     adapt_interval: int = 20

@@ -78,6 +78,7 @@ class Controller:
         self._seen: Dict[Tuple, Tuple] = {}
         self._index = 0
         self._records: List[Dict] = []
+        self._plane: Tuple = ((), ())  # of the tensor saved last
 
     def filter_tensors(self, named_parameters: Iterable) -> None:
         """Remember parameters (and views of them) so they stay as they
@@ -118,10 +119,12 @@ class Controller:
         if self._passes_through(x):
             return x
         key = _storage_key(x)
+        plane, self._plane = self._plane, (tuple(x.shape[:-2]),
+                                           tuple(x.shape[-2:]))
         hit = self._seen.get(key)
         if hit is not None and hit[0]() is not None:
             return hit[1]  # the same storage saved by another op
-        packed = self._compress(x)
+        packed = self._compress(x, plane)
         self.stats['tensors'] += 1
         self.stats['raw_bytes'] += x.untyped_storage().nbytes()
         if isinstance(packed, Packed):
@@ -134,20 +137,25 @@ class Controller:
         self._seen[key] = (weakref.ref(x), packed)
         return packed
 
-    def _compress(self, x: torch.Tensor):
+    def _compress(self, x: torch.Tensor, previous: Tuple):
         settings = self.settings
         if not settings.compress_activation or x.numel() < settings.min_numel:
             return x
         if x.dtype == torch.bool:
             return pack_mask(x)
         if not x.is_floating_point():
-            return pack_integers(x)
+            # max-pool indices follow the pooled input: its plane size
+            leading, plane = previous
+            same = x.dim() >= 2 and leading == tuple(x.shape[:-2])
+            return pack_integers(x, plane if same else None)
         kind = type(x.grad_fn).__name__ if x.grad_fn is not None else None
         if kind is None and not x.requires_grad:
             value = x.amax()
             if bool(((x == 0) | (x == value)).all()):
                 return pack_mask(x, float(value))  # e.g. a dropout mask
-            return x  # an input the caller holds anyway
+            # the model's input: image data, 8 bits to begin with
+            return pack_groups(x, settings.input_bits, settings.group_size,
+                               self.generator)
         if kind in CONV_OUTPUTS and not settings.compress_conv_outputs:
             return x
         index = self._index

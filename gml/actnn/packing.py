@@ -11,8 +11,8 @@ a tensor of the original shape, dtype and device:
   metadata: the minimum is 0);
 - ``pack_mask``: a two-valued tensor (dropout masks, booleans) as 1 bit a
   value plus the non-zero value;
-- ``pack_integers``: integer tensors (max-pool indices) narrowed losslessly
-  to the smallest integer type holding their range.
+- ``pack_integers``: integer tensors (max-pool indices) losslessly, as
+  bit-packed differences between neighbours.
 """
 import math
 from dataclasses import dataclass, field
@@ -207,26 +207,100 @@ def _unpack_mask(p: Packed) -> torch.Tensor:
     return bits.to(p.dtype) * p.extra['value']
 
 
-_INT_TYPES = (torch.int8, torch.int16, torch.int32, torch.int64)
+def pack_integers(x: torch.Tensor,
+                  plane: Optional[Tuple[int, int]] = None) -> Packed:
+    """An integer tensor, losslessly, in as few bits as its structure
+    allows; costs a device-to-host read of a range or two.
+
+    Max-pool indices (positions in an input ``plane`` of height x width,
+    when the caller knows it) are stored as the offset of each maximum
+    from its window's expected corner: 4 bits a value for 3x3 windows
+    instead of 64. Other integers become bit-packed differences between
+    neighbours along the last dimension, or, when those vary too much,
+    the values in the smallest integer type holding them.
+    """
+    if plane is not None and x.dim() >= 2:
+        packed = _pack_pool_indices(x, plane)
+        if packed is not None:
+            return packed
+    rows = x.reshape(-1, x.shape[-1]) if x.dim() else x.reshape(1, 1)
+    first = rows[:, :1].clone()
+    deltas = (rows[:, 1:] - rows[:, :-1]).reshape(-1)
+    low = int(deltas.min()) if deltas.numel() else 0
+    high = int(deltas.max()) if deltas.numel() else 0
+    width = max(1, (high - low).bit_length())
+    if width > 8:
+        return _narrowed(x)
+    codes = (deltas - low).to(torch.uint8)
+    return Packed('integers', tuple(x.shape), x.dtype, x.device, width,
+                  dict(first=first, codes=pack_bits(codes, width)),
+                  dict(low=low, rows=tuple(rows.shape)))
 
 
-def pack_integers(x: torch.Tensor) -> Packed:
-    """An integer tensor in the smallest integer type holding its range
-    (lossless; costs one device-to-host read of min and max)."""
+def _pool_grid(shape, plane, device):
+    """Expected window corners (row, column) of every output position."""
+    out_h, out_w = shape[-2:]
+    stride_h = max(1, round(plane[0] / out_h))
+    stride_w = max(1, round(plane[1] / out_w))
+    rows = torch.arange(out_h, device=device).view(-1, 1) * stride_h
+    cols = torch.arange(out_w, device=device).view(1, -1) * stride_w
+    return rows, cols
+
+
+def _pack_pool_indices(x, plane):
+    width = plane[1]
+    rows, cols = _pool_grid(x.shape, plane, x.device)
+    dr, dc = x // width - rows, x % width - cols
+    low_r, high_r = int(dr.min()), int(dr.max())
+    low_c, high_c = int(dc.min()), int(dc.max())
+    span_c = high_c - low_c + 1
+    count = (high_r - low_r + 1) * span_c
+    bits = max(1, (count - 1).bit_length())
+    if bits > 8:
+        return None
+    codes = ((dr - low_r) * span_c + dc - low_c).to(torch.uint8)
+    return Packed('pool_indices', tuple(x.shape), x.dtype, x.device, bits,
+                  dict(codes=pack_bits(codes, bits)),
+                  dict(plane=tuple(plane), low=(low_r, low_c),
+                       span_c=span_c))
+
+
+def _unpack_pool_indices(p: Packed) -> torch.Tensor:
+    codes = unpack_bits(p.tensors['codes'], p.bits, math.prod(p.shape))
+    codes = codes.view(p.shape).to(p.dtype)
+    rows, cols = _pool_grid(p.shape, p.extra['plane'], codes.device)
+    low_r, low_c = p.extra['low']
+    span_c = p.extra['span_c']
+    r = codes // span_c + low_r + rows
+    c = codes % span_c + low_c + cols
+    return r * p.extra['plane'][1] + c
+
+
+def _narrowed(x: torch.Tensor) -> Packed:
     low, high = int(x.min()), int(x.max())
-    for dtype in _INT_TYPES:
+    for dtype in (torch.int8, torch.int16, torch.int32, torch.int64):
         info = torch.iinfo(dtype)
         if info.min <= low and high <= info.max:
             break
     if dtype.itemsize >= x.element_size():
         dtype = x.dtype
-    return Packed('integers', tuple(x.shape), x.dtype, x.device,
+    return Packed('narrowed', tuple(x.shape), x.dtype, x.device,
                   torch.iinfo(dtype).bits, dict(values=x.to(dtype)))
 
 
 def _unpack_integers(p: Packed) -> torch.Tensor:
+    count, length = p.extra['rows']
+    deltas = unpack_bits(p.tensors['codes'], p.bits, count * (length - 1))
+    deltas = deltas.to(p.dtype).view(count, length - 1) + p.extra['low']
+    rows = torch.cat([p.tensors['first'], deltas], 1).cumsum(1)
+    return rows.to(p.dtype).reshape(p.shape)
+
+
+def _unpack_narrowed(p: Packed) -> torch.Tensor:
     return p.tensors['values'].to(p.dtype)
 
 
 _UNPACK = {'groups': _unpack_groups, 'relu': _unpack_relu,
-           'mask': _unpack_mask, 'integers': _unpack_integers}
+           'mask': _unpack_mask, 'integers': _unpack_integers,
+           'narrowed': _unpack_narrowed,
+           'pool_indices': _unpack_pool_indices}

@@ -25,7 +25,8 @@ def choose_bits(sensitivity: Sequence[float], sizes: Sequence[int],
     budget = target * n.sum()
 
     def cost(b):
-        return c / (2.0 ** b - 1) ** 2
+        with np.errstate(divide='ignore'):  # b = 0 is never chosen
+            return c / (2.0 ** b - 1) ** 2
 
     while (bits * n).sum() > budget + 1e-9:
         rise = np.where(bits > low, (cost(bits - 1) - cost(bits)) / n,

@@ -91,12 +91,15 @@ def test_level_1_keeps_what_batchnorm_saves():
     model = digits_resnet()
     plain = gradients(model)
     hooked = gradients(model, actnn.Controller(level='L1', seed=0))
+
+    def error(name):
+        return float((hooked[name] - plain[name]).norm() /
+                     plain[name].norm())
     # the stem conv's gradient needs only BN inputs (kept), exact ReLU
-    # masks and the image: identical
-    name = 'backbone.conv1.weight'
-    assert torch.allclose(plain[name], hooked[name], rtol=1e-5, atol=1e-7)
-    name = 'backbone.layer4.1.conv2.weight'  # its input is quantized
-    assert not torch.equal(plain[name], hooked[name])
+    # masks and the image (8 bits): close; a 4-bit input is further off
+    assert error('backbone.conv1.weight') < 0.02
+    assert error('backbone.layer4.1.conv2.weight') > \
+        3 * error('backbone.conv1.weight')
 
 
 def test_levels_and_bad_settings():

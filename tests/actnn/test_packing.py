@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn as nn
 
 from gml.actnn.packing import (RELU_NUDGE, bf16_floor, pack_bits,
                                pack_groups, pack_integers, pack_mask,
@@ -87,11 +88,20 @@ def test_masks_and_integers_are_lossless():
     assert torch.equal(packed.unpack(), dropout)
     assert packed.nbytes == math.ceil(16 * 300 / 8)  # 1 bit a value
     assert torch.equal(pack_mask(keep).unpack(), keep)
-    indices = torch.randint(0, 12544, (8, 64, 56, 56))  # max-pool indices
-    packed = pack_integers(indices)
-    assert packed.tensors['values'].dtype == torch.int16
+    # max-pool indices (3x3, stride 2, padding 1 over 112x112)
+    pool = nn.MaxPool2d(3, 2, 1, return_indices=True)
+    _, indices = pool(torch.randn(8, 64, 112, 112))
+    packed = pack_integers(indices, plane=(112, 112))
+    assert packed.kind == 'pool_indices'
+    assert packed.bits == 4  # 3 x 3 window offsets: 9 codes
     assert torch.equal(packed.unpack(), indices)
-    assert packed.nbytes * 4 == indices.numel() * 8
+    assert packed.nbytes * 16 == indices.numel() * 8
+    assert torch.equal(pack_integers(indices).unpack(), indices)  # no hint
+    noise = torch.randint(-2**40, 2**40, (100, 7))
+    assert pack_integers(noise).kind == 'narrowed'
+    assert torch.equal(pack_integers(noise).unpack(), noise)
+    small = torch.randint(-100, 100, (50, 300))
+    assert torch.equal(pack_integers(small).unpack(), small)
 
 
 @pytest.mark.parametrize('bits, ratio', [(2, 15.06), (4, 7.76), (8, 3.94)])
