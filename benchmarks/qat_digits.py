@@ -27,12 +27,16 @@ IAO = 'configs/qat/IAO/classification/iao_res18_digits_quantization.py'
 LOWBIT = {name: f'configs/quantization/{name.split("_")[0].rstrip("p")}/'
           f'{name}_resnet_digits.py'
           for name in ('lsq_w4a4', 'lsq_w2a2', 'pact_w4a4', 'dorefa_w4a4',
-                       'lqnets_w2a2', 'xnor_w1a32', 'xnorpp_w1a1')}
+                       'lqnets_w2a2', 'xnor_w1a32', 'xnorpp_w1a32')}
 METHODS = ['int8'] + list(LOWBIT)
 
 
 def baseline(seed, tmp):
-    return train(BASELINE, seed, f'{tmp}/fp32_{seed}', threads=1)
+    work = f'{tmp}/fp32_{seed}'
+    if os.path.isfile(f'{work}/epoch_30.pth'):  # a kept --work-dir
+        return accuracy(tool('test.py', BASELINE, f'{work}/epoch_30.pth',
+                             threads=1))
+    return train(BASELINE, seed, work, threads=1)
 
 
 def quantize(method, seed, tmp):
@@ -59,7 +63,8 @@ def main():
     parser.add_argument('--jobs', type=int, default=2,
                         help='trainings at once (one thread each)')
     parser.add_argument('--work-dir', help='keep the runs here (default: a '
-                        'temporary folder)')
+                        'temporary folder); baselines found there are '
+                        'reused')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch, \
             ThreadPoolExecutor(args.jobs) as pool:
