@@ -18,6 +18,7 @@ from .packing import (Packed, pack_groups, pack_integers, pack_mask,
 from .precision import choose_bits
 
 RELU_OUTPUTS = ('ReluBackward0', 'ReluBackward1')
+SEEN_LIMIT = 512
 CONV_OUTPUTS = ('ConvolutionBackward0', 'ConvolutionBackward1',
                 'MkldnnConvolutionBackward0', 'CudnnConvolutionBackward0')
 
@@ -75,7 +76,8 @@ class Controller:
     def _reset(self):
         self.stats = dict(raw_bytes=0, packed_bytes=0, tensors=0,
                           compressed=0)
-        self._seen: Dict[Tuple, Tuple] = {}
+        self._seen: Dict[Tuple, Tuple] = {}  # storage key: (tensor, packed)
+        self._storages = set()  # counted in raw_bytes
         self._index = 0
         self._records: List[Dict] = []
         self._plane: Tuple = ((), ())  # of the tensor saved last
@@ -125,15 +127,21 @@ class Controller:
         if hit is not None and hit[0]() is not None:
             return hit[1]  # the same storage saved by another op
         packed = self._compress(x, plane)
+        storage = x.untyped_storage()
+        first_use = storage.data_ptr() not in self._storages
+        self._storages.add(storage.data_ptr())
         self.stats['tensors'] += 1
-        self.stats['raw_bytes'] += x.untyped_storage().nbytes()
+        self.stats['raw_bytes'] += storage.nbytes() if first_use else 0
         if isinstance(packed, Packed):
             self.stats['compressed'] += 1
             self.stats['packed_bytes'] += packed.nbytes
             if self.settings.swap and x.is_cuda:
                 packed = packed.to('cpu')
-        else:
-            self.stats['packed_bytes'] += x.untyped_storage().nbytes()
+        elif first_use:
+            self.stats['packed_bytes'] += storage.nbytes()
+        if len(self._seen) >= SEEN_LIMIT:  # without iterate(): no leak
+            self._seen = {k: v for k, v in self._seen.items()
+                          if v[0]() is not None}
         self._seen[key] = (weakref.ref(x), packed)
         return packed
 
