@@ -91,3 +91,15 @@ def test_gml_hook_logs_the_compression_ratio(tmp_path):
     # 4 bits, group 256, bf16 metadata: at most 7.76x; the image and the
     # small tensors are kept as they are
     assert ratios and all(6.5 < r < 7.76 for r in ratios), ratios
+
+
+def test_a_bad_level_in_a_config_is_one_message(tmp_path):
+    run = run_tool([sys.executable, 'tools/train.py',
+                    'configs/actnn/actnn_l3_resnet_digits.py', '--work-dir',
+                    str(tmp_path / 'work'), '--cfg-options',
+                    'custom_hooks.0.level=L5'])
+    assert run.returncode == 2 and 'Traceback' not in run.stderr
+    assert "train.py: error: actnn level 'L5' is not supported: ActNN's L5 " \
+        'adds allocator defragmentation that needs a patched PyTorch' in \
+        run.stderr
+    assert not (tmp_path / 'work').exists()
