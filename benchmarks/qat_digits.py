@@ -35,7 +35,7 @@ def baseline(seed, tmp):
     work = f'{tmp}/fp32_{seed}'
     if os.path.isfile(f'{work}/epoch_30.pth'):  # a kept --work-dir
         return accuracy(tool('test.py', BASELINE, f'{work}/epoch_30.pth',
-                             threads=1))
+                             '--work-dir', f'{work}/test', threads=1))
     return train(BASELINE, seed, work, threads=1)
 
 
@@ -50,7 +50,7 @@ def quantize(method, seed, tmp):
     tool('export_quantized.py', IAO, f'{work}/epoch_5.pth', '--out-dir',
          f'{work}/int8', threads=1)
     int8 = accuracy(tool('test.py', IAO, f'{work}/int8/int8_model.pt2',
-                         threads=1))
+                         '--work-dir', f'{work}/test', threads=1))
     return dict(accuracy=int8, simulated=simulated,
                 wall_s=time.perf_counter() - start)
 
