@@ -77,7 +77,7 @@ class Controller:
         self.stats = dict(raw_bytes=0, packed_bytes=0, tensors=0,
                           compressed=0)
         self._seen: Dict[Tuple, Tuple] = {}  # storage key: (tensor, packed)
-        self._storages = set()  # counted in raw_bytes
+        self._storages = {}  # address: a tensor on it (weak), counted
         self._index = 0
         self._records: List[Dict] = []
         self._plane: Tuple = ((), ())  # of the tensor saved last
@@ -128,8 +128,12 @@ class Controller:
             return hit[1]  # the same storage saved by another op
         packed = self._compress(x, plane)
         storage = x.untyped_storage()
-        first_use = storage.data_ptr() not in self._storages
-        self._storages.add(storage.data_ptr())
+        # a storage counts once while it lives; a freed one's address is
+        # soon reused by a new tensor, which counts again
+        holder = self._storages.get(storage.data_ptr())
+        first_use = holder is None or holder() is None
+        if first_use:
+            self._storages[storage.data_ptr()] = weakref.ref(x)
         self.stats['tensors'] += 1
         self.stats['raw_bytes'] += storage.nbytes() if first_use else 0
         if isinstance(packed, Packed):
@@ -142,6 +146,8 @@ class Controller:
         if len(self._seen) >= SEEN_LIMIT:  # without iterate(): no leak
             self._seen = {k: v for k, v in self._seen.items()
                           if v[0]() is not None}
+            self._storages = {k: v for k, v in self._storages.items()
+                              if v() is not None}
         self._seen[key] = (weakref.ref(x), packed)
         return packed
 

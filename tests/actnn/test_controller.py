@@ -189,3 +189,26 @@ def test_qmodule_compresses_training_forwards_only():
     with torch.no_grad():
         model(x)
     assert len(model.controller.history) == 1
+
+
+def test_every_saved_storage_counts_once_even_when_memory_is_reused():
+    """conv outputs freed after BN packed them hand their memory to the
+    next conv output: both count."""
+    model = nn.Sequential(*[m for _ in range(4) for m in (
+        nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16),
+        nn.ReLU(inplace=True))])
+    x = torch.randn(8, 16, 32, 32)
+    plain = actnn.Controller(level='L0')
+    plain.filter_tensors(model.named_parameters())
+    with plain.hooks():
+        model(x).sum().backward()
+    # the input, then per block: the conv output (BN input), the ReLU
+    # output (the next conv's input, one storage) and BN's running and
+    # batch mean/variance (4 x 16 floats)
+    one = x.numel() * 4
+    assert plain.stats['raw_bytes'] == one + 4 * (2 * one + 4 * 16 * 4)
+    packed = actnn.Controller(default_bit=2)
+    packed.filter_tensors(model.named_parameters())
+    with packed.hooks():
+        model(x).sum().backward()
+    assert packed.stats['raw_bytes'] == plain.stats['raw_bytes']
