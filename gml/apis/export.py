@@ -38,7 +38,8 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
 
 def build_config_algorithm(config, role: str, accepts, refusal: str):
     """The Config of ``config`` (a path or a Config) and its algorithm,
-    built under the config's default scope; ConfigError naming ``role``
+    built under the config's default scope, without its ``pretrained``
+    start (the caller loads a checkpoint); ConfigError naming ``role``
     when there is no algorithm, and ``refusal`` when ``accepts(algorithm)``
     is false."""
     from mmengine.config import Config
@@ -46,10 +47,12 @@ def build_config_algorithm(config, role: str, accepts, refusal: str):
 
     from ..registry import build_algorithm
     from ..utils.config import load_config
+    from .runner import skip_start_weights
     cfg = config if isinstance(config, Config) else load_config(config)
     if cfg.get('algorithm') is None:
         raise ConfigError(f'{cfg.filename}: has no `algorithm` ({role})')
     init_default_scope(cfg.get('default_scope', 'mmengine'))
+    skip_start_weights(cfg)
     algorithm = build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
     if not accepts(algorithm):
         raise ConfigError(f'{cfg.filename}: algorithm '

@@ -154,6 +154,15 @@ def train(cfg) -> Dict[str, float]:
     return _run(cfg, 'train')
 
 
+def skip_start_weights(cfg) -> None:
+    """A checkpoint about to be loaded holds every weight: the algorithm's
+    ``pretrained`` starting point (QAT's fp32 model, a distiller's student)
+    is not needed, and need not exist on this machine."""
+    algorithm = cfg.get('algorithm')
+    if algorithm is not None and algorithm.get('pretrained') is not None:
+        algorithm['pretrained'] = None
+
+
 def test(cfg, checkpoint: str, compile: bool = False) -> Dict[str, float]:
     """Evaluate ``checkpoint`` on the config's test set; return the metrics.
 
@@ -173,5 +182,6 @@ def test(cfg, checkpoint: str, compile: bool = False) -> Dict[str, float]:
                                                               compile))
     if compile:
         raise ConfigError('--compile: applies to .pt2 programs only')
+    skip_start_weights(cfg)
     cfg.load_from = checkpoint
     return _run(cfg, 'test')
