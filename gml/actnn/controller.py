@@ -94,8 +94,7 @@ class Controller:
         per-tensor bits (auto precision)."""
         self.history.append(dict(self.stats))
         self.iteration += 1
-        if self.settings.auto_precision and self._records and \
-                (self.iteration - 1) % self.settings.adapt_interval == 0:
+        if self._records:  # kept every adapt_interval iterations only
             self._adapt()
         self._reset()
 
@@ -178,7 +177,9 @@ class Controller:
         relu = kind in RELU_OUTPUTS and bits >= 2
         pack = pack_relu if relu else pack_groups
         packed = pack(x, bits, settings.group_size, self.generator)
-        if settings.auto_precision:
+        if settings.auto_precision and \
+                self.iteration % settings.adapt_interval == 0:
+            # only the iteration whose statistics the next choice uses
             self._record(index, x, packed, relu)
         return packed
 

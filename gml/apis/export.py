@@ -4,6 +4,7 @@ import os
 import torch
 
 from ..errors import ConfigError
+from ..utils.files import atomic_path
 
 PREFIX = 'model.'
 
@@ -26,13 +27,10 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
     if not plain:
         raise ConfigError(f'{checkpoint}: no `model.` weights in it; is it a '
                           f'checkpoint of {config}?')
-    folder = os.path.dirname(os.path.abspath(output))
-    os.makedirs(folder, exist_ok=True)
-    tmp = output + '.tmp'
-    torch.save({'state_dict': plain,
-                'meta': dict(exported_from=os.path.abspath(checkpoint),
-                             algorithm=cfg.algorithm.get('type'))}, tmp)
-    os.replace(tmp, output)
+    with atomic_path(output) as tmp:
+        torch.save({'state_dict': plain,
+                    'meta': dict(exported_from=os.path.abspath(checkpoint),
+                                 algorithm=cfg.algorithm.get('type'))}, tmp)
     return output
 
 

@@ -12,6 +12,7 @@ from typing import Dict, Optional
 import torch
 
 from ..errors import ConfigError
+from ..utils.files import atomic_path
 
 
 def build_plain_model(config):
@@ -96,12 +97,9 @@ def decompress(path: str, out: str) -> dict:
     ``out``; return the file's header."""
     from ..models.mess import read_mess
     state, header = read_mess(path)
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    tmp = out + '.tmp'
-    torch.save({'state_dict': state,
-                'meta': dict(mess=header['options'],
-                             rebuilt_from=os.path.abspath(path),
-                             **header.get('meta', {}))}, tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        torch.save({'state_dict': state,
+                    'meta': dict(mess=header['options'],
+                                 rebuilt_from=os.path.abspath(path),
+                                 **header.get('meta', {}))}, tmp)
     return header

@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 
 from ..errors import ConfigError
+from ..utils.files import atomic_path
 
 MAX_BATCH = 65536
 
@@ -51,11 +52,8 @@ def save_program(module: torch.nn.Module, input_shape: Sequence[int],
                                       dynamic_shapes=({0: batch}, ))
     for node in program.graph.nodes:  # per-node Python stack traces
         node.meta.pop('stack_trace', None)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, '.partial-' + os.path.basename(path))
-    torch.export.save(program, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.export.save(program, tmp)
     return path
 
 

@@ -13,6 +13,7 @@ from typing import Optional, Tuple
 import torch
 
 from ..errors import ConfigError
+from ..utils.files import atomic_path
 from .export import build_config_algorithm, plain_training_config
 from .program import WithPreprocessing, save_program
 
@@ -38,10 +39,8 @@ def load_pruner(config, checkpoint: Optional[str]) -> Tuple[object, object]:
 
 def _write_yaml(path: str, data) -> None:
     import yaml
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
         yaml.safe_dump(data, f, sort_keys=False)
-    os.replace(tmp, path)
 
 
 def sample_pruned(config, checkpoint: str, out_dir: str,

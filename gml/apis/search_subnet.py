@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Optional
 
 from ..errors import ConfigError
+from ..utils.files import atomic_path
 
 DEFAULTS = dict(
     candidate_pool_size=256, top_k=128, num_mutation=128, num_crossover=128,
@@ -147,10 +148,8 @@ class SupernetScorer:
 
 
 def _write_json(path: str, data: Any) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
         json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _fingerprint(checkpoint: str, settings: Dict[str, Any]) -> dict:

@@ -40,6 +40,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from ...errors import ConfigError
+from ...utils.files import atomic_path
 from .bitpack import index_bits, pack, packed_size, unpack
 from .fit import reconstruct
 from .kernels import Family
@@ -152,12 +153,8 @@ def write_mess(path: str, projection: Projection,
     body = b''.join(payload.chunks)
     crc = zlib.crc32(body, zlib.crc32(text))
     prefix = PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(text), len(body), crc)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
         f.write(prefix + text + body)
-    os.replace(tmp, path)
     header['file_bytes'] = os.path.getsize(path)
     header['header_bytes'] = PREFIX.size + len(text)
     return header
