@@ -31,7 +31,10 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    'tests': ['pytest>=7', 'pytest-timeout>=2', 'tensorboard>=2.14'],
+    # Ranges that install together today (checked with pytest 9.2,
+    # pytest-timeout 2.4, pytest-xdist 3.8, tensorboard 2.21).
+    'tests': ['pytest>=8,<10', 'pytest-timeout>=2.3,<3',
+              'pytest-xdist>=3.5,<4', 'tensorboard>=2.14,<3'],
     'export': ['tensorboard>=2.14'],
     'bench': ['optuna>=3.6'],
 }

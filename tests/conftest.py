@@ -40,6 +40,14 @@ def slurm_ready():
         s.rstrip('*~#') in ('idle', 'mixed', 'allocated') for s in states)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that needs the Slurm cluster ``slurm``, so that
+    ``-m "not slurm"`` selects exactly the tests that run without one."""
+    for item in items:
+        if 'slurm' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.slurm)
+
+
 @pytest.fixture
 def slurm():
     """A reachable Slurm cluster: CI must have one (fail), elsewhere skip."""
