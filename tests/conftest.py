@@ -8,9 +8,23 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a distributed run's master)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def run_tool(args, cwd=REPO, timeout=600, env=None):
-    """Run a repository script as a user would; return the CompletedProcess."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
+    """Run a repository script as a user would; return the CompletedProcess.
+
+    Each run gets its own free master port (``PORT`` for dist_train.sh,
+    ``MASTER_PORT`` for srun), so distributed tests can run side by side.
+    """
+    port = str(free_port())
+    full_env = dict(os.environ, PYTHONUNBUFFERED='1', PORT=port,
+                    MASTER_PORT=port, **(env or {}))
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
 
