@@ -1,9 +1,13 @@
 # Hinton KD on the digits: the small student learns from the baseline's
 # logits (T = 4, weight 0.9) and from the labels (weight 0.1).
-# Train the teacher first: see configs/kd/teachers/README.md.
+# The teacher is the digits baseline (configs/baseline/digits_resnet.py, the
+# same model as below) trained first with its defaults:
+#   python tools/train.py configs/baseline/digits_resnet.py
+# which leaves work_dirs/digits_resnet/epoch_30.pth (the QAT and MESS digits
+# configs start from the same checkpoint).
 _base_ = ['../digits_student.py']
 teacher = dict(
-    ckpt_path='work_dirs/digits_teacher/epoch_30.pth',
+    ckpt_path='work_dirs/digits_resnet/epoch_30.pth',
     model=dict(
         type='mmpretrain.ImageClassifier',
         backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
