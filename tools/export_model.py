@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Save the model an algorithm wraps as a plain checkpoint.
+r"""Save the model an algorithm wraps as a plain checkpoint.
 
 The result loads into the plain model config with no gml code, e.g. the
 distilled student into the student's own config:

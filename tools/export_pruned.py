@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export a pruned architecture of a DMCP-trained model as a smaller model.
+r"""Export a pruned architecture of a DMCP-trained model as a smaller model.
 
 Writes to OUT_DIR: pruned.yaml (the architecture), pruned.pth (its weights:
 really smaller tensors, BN recalibrated for it), pruned_config.py (a plain

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Convert an int8 QAT checkpoint to a real int8 model and save it.
+r"""Convert an int8 QAT checkpoint to a real int8 model and save it.
 
 Writes to OUT_DIR: int8_model.pt2, a torch.export program with int8
 weights (the data preprocessing folded in, any batch size), and

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export a subnet of a trained supernet as a model of its own.
+r"""Export a subnet of a trained supernet as a model of its own.
 
 Writes OUT_DIR/subnet.yaml (the architecture), OUT_DIR/subnet.pth (its
 weights, sliced from the supernet) and OUT_DIR/subnet_config.py (a plain

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Store a trained model in MESS form: every shared kernel as an index
+r"""Store a trained model in MESS form: every shared kernel as an index
 into a reference conv's kernels and its alpha (and beta).
 
 Writes OUT (a .mess file: header, bit-packed indices, alpha/beta, the

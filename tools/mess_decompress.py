@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rebuild a plain checkpoint from a .mess file of tools/mess_compress.py.
+r"""Rebuild a plain checkpoint from a .mess file of tools/mess_compress.py.
 
 The checkpoint holds the state dict of the projected model (every shared
 kernel rebuilt as alpha * r_k + beta), so the usual tools take it:
@@ -21,7 +21,7 @@ from gml.utils.cli import run_cli  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('mess', help='a .mess file')
     parser.add_argument('--out', required=True, help='the checkpoint to '
                         'write (.pth)')

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Draw the pruned architectures of a DMCP-trained model.
+r"""Draw the pruned architectures of a DMCP-trained model.
 
 Writes to OUT_DIR: expected.yaml (the expected-sampling architecture,
 brought within the tolerance of the FLOPs target), sample_<i>.yaml (Markov

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evaluate a checkpoint on a config's test set.
+r"""Evaluate a checkpoint on a config's test set.
 
 Examples:
     python tools/test.py configs/baseline/digits_resnet.py \
@@ -17,7 +17,7 @@ from gml.utils.cli import add_runner_arguments, run_cli  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file the checkpoint was '
                         'trained with')
     parser.add_argument('checkpoint', help='checkpoint file (.pth), or a '

@@ -2,7 +2,7 @@
 """Train a model, or an algorithm wrapping one, from an mmengine config.
 
 Examples:
-    python tools/train.py configs/digits/resnet_digits.py
+    python tools/train.py configs/baseline/digits_resnet.py
     python tools/train.py CONFIG --work-dir work_dirs/run1 --resume
     python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=5
 """
@@ -17,7 +17,7 @@ from gml.utils.cli import add_runner_arguments, run_cli  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='training config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: ./work_dirs/<config name>)')

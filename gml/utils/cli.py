@@ -37,7 +37,7 @@ def config_checkpoint_parser(doc: str, what: str = 'the algorithm'):
     what it trains (more arguments are added by the caller)."""
     import argparse
     parser = argparse.ArgumentParser(
-        description=doc, formatter_class=argparse.RawTextHelpFormatter)
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help=f'{what} config')
     parser.add_argument('checkpoint', help=f'a checkpoint of {what}')
     return parser
