@@ -2,7 +2,7 @@
 from collections import OrderedDict
 from typing import Any, Dict
 
-from ..search.searchers.genes import params_key
+from ..space.codec import params_key
 
 
 class SubnetCost:

@@ -4,6 +4,7 @@ Pure Python: importing this package loads neither torch nor mmengine.
 """
 from .base import SPACE_TYPES, Space, SpaceError, build_space, register_space
 from .categorical import Categorical
+from .codec import GeneCodec, params_key
 from .file import File
 from .integer import Int
 from .nested import Nested
@@ -17,5 +18,5 @@ __all__ = [
     'Categorical', 'Int', 'Real', 'Nested', 'File',
     'build_search_space_recur', 'default_of', 'grid_of', 'grid_size',
     'has_spaces', 'is_space_config', 'iter_spaces', 'map_spaces', 'sample_of',
-    'to_config', 'validate_tree'
+    'to_config', 'validate_tree', 'GeneCodec', 'params_key'
 ]

@@ -8,7 +8,7 @@ from gml.errors import ConfigError
 from gml.search.registry import SEARCHERS
 from gml.search.searchers import (BatchSearcher, EvolutionSearcher,
                                   GridSearcher, RandomSearcher, SkoptSearcher)
-from gml.search.searchers.genes import params_key
+from gml.space.codec import params_key
 from gml.space import (Categorical, Int, Nested, Real,
                        build_search_space_recur, grid_of, grid_size,
                        validate_tree)

@@ -2,8 +2,9 @@
 
 Pure Python (no torch): the caller supplies ``score_fn(config)`` (higher is
 better, e.g. top-1 after BN recalibration) and ``cost_fn(config)`` (e.g.
-MFLOPs). Configurations are encoded as flat gene vectors with the HPO
-:class:`~gml.search.searchers.genes.GeneCodec`.
+MFLOPs). Configurations are encoded as flat gene vectors by
+:class:`~gml.space.codec.GeneCodec`, whose mutation and crossover HPO's
+evolution searcher uses as well.
 
 One generation:
 
@@ -14,7 +15,8 @@ One generation:
    subnet of every cost bucket comes first, then the best of the rest;
 4. mutation: a random top-k member with each gene resampled to a different
    value with probability ``mutate_prob``;
-5. crossover: each gene from one of two top-k parents with probability 0.5;
+5. crossover: each gene from one of two top-k parents with probability 0.5
+   (uniform crossover);
 6. random subnets fill the pool up to ``candidate_pool_size``.
 
 Every constrained draw is capped (``max_retries_factor`` draws per wanted
@@ -28,20 +30,11 @@ import random
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ...errors import ConfigError
-from ...search.searchers.genes import GeneCodec, check_prob, params_key
 from ...space import has_spaces, map_spaces
-from ...utils.checks import check_int
+from ...space.codec import GeneCodec, Vector, params_key
+from ...utils.checks import check_bool, check_int, check_number, check_prob
 
-Vector = List[Any]
 STATE_VERSION = 1
-
-
-def _check_number(value: Any, key: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or (positive and value <= 0):
-        kind = 'a positive number' if positive else 'a finite number'
-        raise ConfigError(f'{key}: expected {kind}, found {value!r}')
-    return float(value)
 
 
 def _check_constraints(value: Any, key: str) -> Optional[Tuple[float, float]]:
@@ -52,8 +45,10 @@ def _check_constraints(value: Any, key: str) -> Optional[Tuple[float, float]]:
             or len(value) != 2:
         raise ConfigError(f'{key}: expected (lo, hi) or None, found '
                           f'{value!r}')
-    lo = -math.inf if value[0] is None else _check_number(value[0], key)
-    hi = math.inf if value[1] is None else _check_number(value[1], key)
+    lo = -math.inf if value[0] is None else \
+        check_number(value[0], key, finite=True)
+    hi = math.inf if value[1] is None else \
+        check_number(value[1], key, finite=True)
     if lo > hi:
         raise ConfigError(f'{key}: lower bound {lo:g} is above upper bound '
                           f'{hi:g}')
@@ -130,12 +125,9 @@ class SubnetEvolution:
                                          'search.max_generations', 1)
         self.constraints = _check_constraints(constraints,
                                               'search.constraints')
-        if not isinstance(pareto, bool):
-            raise ConfigError(f'search.pareto: expected true or false, found '
-                              f'{pareto!r}')
-        self.pareto = pareto
-        self.pareto_step = _check_number(pareto_step, 'search.pareto_step',
-                                         positive=True)
+        self.pareto = check_bool(pareto, 'search.pareto')
+        self.pareto_step = check_number(pareto_step, 'search.pareto_step', 0,
+                                        strict=True, finite=True)
         self.seed = check_int(seed, 'search.seed', -2**63)
         self.max_retries_factor = check_int(
             max_retries_factor, 'search.max_retries_factor', 1)
@@ -201,21 +193,10 @@ class SubnetEvolution:
 
     # -- genetic operators (unconstrained) -----------------------------------
     def _mutate_vector(self, parent: Vector) -> Vector:
-        child = list(parent)
-        for i, gene in enumerate(self.codec.genes):
-            if child[i] is None or not gene.mutable or \
-                    self.rng.random() >= self.mutate_prob:
-                continue
-            if gene.kind == 'real':
-                child[i] = gene.sample(self.rng)
-            else:  # a different index, uniformly
-                j = self.rng.randrange(gene.size - 1)
-                child[i] = j + 1 if j >= child[i] else j
-        return self.codec.repair(child, self.rng)
+        return self.codec.mutate(parent, self.rng, self.mutate_prob)
 
     def _crossover_vectors(self, a: Vector, b: Vector) -> Vector:
-        child = [x if self.rng.random() < 0.5 else y for x, y in zip(a, b)]
-        return self.codec.repair(child, self.rng)
+        return self.codec.crossover(a, b, self.rng)
 
     def _encode(self, config: Any) -> Vector:
         vector = self.codec.encode(config)

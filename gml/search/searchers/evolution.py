@@ -1,18 +1,16 @@
 """Evolutionary search: mutate and recombine the best configurations."""
-import math
 import random as _random
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import ConfigError
-from ...utils.checks import check_int
+from ...space.codec import GeneCodec, params_key
+from ...utils.checks import check_int, check_prob
 from ..registry import SEARCHERS
 from .base import Params
-from .genes import (LoggedSearcher, Gene, GeneCodec, base_seed,
-                    check_prob, derived_seed, params_key)
+from .genes import LoggedSearcher, base_seed, derived_seed
 
 UNIQUE_TRIES = 50
 LOCAL_SHARE = 0.5   # share of ordinal mutations that step to a neighbour
-LOCAL_WIDTH = 0.1   # neighbour step: this share of the (log) range
 
 
 @SEARCHERS.register('evolution')
@@ -84,7 +82,6 @@ class EvolutionSearcher(LoggedSearcher):
         self.log.issue(params)
         return params
 
-
     # -- evolution -----------------------------------------------------------
     def parents(self) -> List[Tuple[List[Any], float]]:
         """The parent pool: ``(vector, utility)`` of the ``top_k`` best
@@ -101,52 +98,13 @@ class EvolutionSearcher(LoggedSearcher):
 
     def mutate(self, parent: List[Any], rng: _random.Random) -> List[Any]:
         """A copy of ``parent`` with each active gene changed with
-        probability ``mutate_prob`` (at least one, when any can change)."""
-        child = list(parent)
-        flags = self.codec.active(child)
-        candidates = [i for i, (gene, on) in
-                      enumerate(zip(self.codec.genes, flags))
-                      if on and gene.mutable]
-        chosen = [i for i in candidates if rng.random() < self.mutate_prob]
-        if not chosen and candidates:
-            chosen = [rng.choice(candidates)]
-        for i in chosen:
-            if child[i] is not None:  # an earlier change may switch it off
-                child[i] = self._new_value(self.codec.genes[i], child[i], rng)
-        return self.codec.repair(child, rng)
+        probability ``mutate_prob`` (at least one, when any can change);
+        see :meth:`gml.space.codec.GeneCodec.mutate`."""
+        return self.codec.mutate(parent, rng, self.mutate_prob,
+                                 at_least_one=True, local_share=LOCAL_SHARE)
 
     def crossover(self, a: List[Any], b: List[Any],
                   rng: _random.Random) -> List[Any]:
-        """Uniform crossover: each gene from ``a`` or ``b`` at random (from
-        the other parent when the picked one does not use that gene)."""
-        child = []
-        for x, y in zip(a, b):
-            first, second = (x, y) if rng.random() < 0.5 else (y, x)
-            child.append(first if first is not None else second)
-        return self.codec.repair(child, rng)
-
-    @staticmethod
-    def _new_value(gene: Gene, old: Any, rng: _random.Random) -> Any:
-        if gene.kind == 'real':
-            space = gene.space
-            if rng.random() < LOCAL_SHARE:
-                log = space.log
-                lo, hi = (math.log(space.lower), math.log(space.upper)) \
-                    if log else (space.lower, space.upper)
-                x = math.log(old) if log else old
-                x += rng.gauss(0.0, LOCAL_WIDTH * (hi - lo))
-                while x < lo or x > hi:  # reflect into the interval
-                    x = 2 * lo - x if x < lo else 2 * hi - x
-                x = math.exp(x) if log else x
-                return min(max(x, space.lower), space.upper)
-            return float(space.sample(rng))
-        if gene.ordinal and gene.size > 2 and rng.random() < LOCAL_SHARE:
-            width = max(1.0, LOCAL_WIDTH * gene.size)
-            step = 0
-            while step == 0:
-                step = int(round(rng.gauss(0.0, width)))
-            for target in (old + step, old - step):
-                if 0 <= target < gene.size:
-                    return target
-        other = rng.randrange(gene.size - 1)
-        return other + 1 if other >= old else other
+        """Uniform crossover of ``a`` and ``b``; see
+        :meth:`gml.space.codec.GeneCodec.crossover`."""
+        return self.codec.crossover(a, b, rng)

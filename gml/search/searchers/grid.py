@@ -7,9 +7,9 @@ from typing import Any, Dict, Iterator, Optional
 
 from ...errors import ConfigError
 from ...space import SpaceError, grid_of, grid_size
+from ...space.codec import params_key
 from ..registry import SEARCHERS
 from .base import Params, Searcher
-from .genes import params_key
 
 
 class ListSearcher(Searcher):

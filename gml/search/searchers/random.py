@@ -4,10 +4,11 @@ import random as _random
 from typing import Any, Dict, Optional
 
 from ...space import sample_of
+from ...space.codec import params_key
 from ...utils.checks import check_int
 from ..registry import SEARCHERS
 from .base import Params
-from .genes import LoggedSearcher, base_seed, derived_seed, params_key
+from .genes import LoggedSearcher, base_seed, derived_seed
 
 
 @SEARCHERS.register('random')

@@ -9,11 +9,11 @@ from typing import Any, Dict, List, Optional
 
 from ...errors import ConfigError
 from ...space import Int
-from ...utils.checks import check_int
+from ...space.codec import GeneCodec, params_key
+from ...utils.checks import check_choice, check_int
 from ..registry import SEARCHERS
 from .base import Params
-from .genes import (LoggedSearcher, GeneCodec, base_seed, check_choice,
-                    derived_seed, params_key)
+from .genes import LoggedSearcher, base_seed, derived_seed
 
 ESTIMATORS = ('GP', 'RF', 'ET')
 BROKEN_ESTIMATORS = ('GBRT', 'DUMMY')
