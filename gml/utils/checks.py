@@ -4,18 +4,25 @@ Every check returns the value (converted where stated) or raises a
 :class:`~gml.errors.ConfigError` whose message names ``key``, says what was
 expected and shows what was found. Booleans are never numbers here: ``True``
 is refused where an integer is expected.
+
+:func:`is_int` and :func:`is_number` are the same type tests for callers
+that word their own message or raise their own error type (the search
+spaces raise :class:`~gml.space.SpaceError`).
 """
+import math
 from numbers import Integral, Real
 from typing import Any, Iterable, Optional
 
 from ..errors import ConfigError
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """True for an integer that is not a bool."""
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """True for a real number (int or float) that is not a bool."""
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
@@ -31,30 +38,39 @@ def _bounds(minimum, maximum, strict: bool) -> str:
     return ''
 
 
+def _outside(value, minimum, maximum, strict: bool) -> bool:
+    if minimum is not None and (value <= minimum if strict
+                                else value < minimum):
+        return True
+    return maximum is not None and value > maximum
+
+
 def check_int(value: Any, key: str, minimum: Optional[int] = 0,
-              maximum: Optional[int] = None) -> int:
-    """``value`` as an int (not a bool) in ``[minimum, maximum]``; ``None``
-    as a bound means unbounded on that side."""
-    if not _is_int(value) or (minimum is not None and value < minimum) or \
-            (maximum is not None and value > maximum):
+              maximum: Optional[int] = None, strict: bool = False) -> int:
+    """``value`` as an int (not a bool) in ``[minimum, maximum]``, or
+    ``(minimum, maximum]`` when ``strict``; ``None`` as a bound means
+    unbounded on that side."""
+    bad = not is_int(value) or _outside(value, minimum, maximum, strict)
+    if bad:
         what = ' '.join(filter(None, ('an integer',
-                                      _bounds(minimum, maximum, False))))
+                                      _bounds(minimum, maximum, strict))))
         raise ConfigError(f'{key}: expected {what}, found {value!r}')
     return int(value)
 
 
 def check_number(value: Any, key: str, minimum: Optional[float] = None,
                  maximum: Optional[float] = None,
-                 strict: bool = False) -> float:
-    """``value`` as a float (ints accepted, bools not) in ``[minimum,
-    maximum]``, or ``(minimum, maximum]`` when ``strict``."""
-    bad = not _is_number(value) or value != value
-    if not bad and minimum is not None:
-        bad = value <= minimum if strict else value < minimum
-    if not bad and maximum is not None:
-        bad = value > maximum
+                 strict: bool = False, finite: bool = False) -> float:
+    """``value`` as a float (ints accepted, bools not, NaN never) in
+    ``[minimum, maximum]``, or ``(minimum, maximum]`` when ``strict``;
+    ``finite`` refuses the infinities too."""
+    bad = not is_number(value) or value != value or \
+        (finite and not isinstance(value, Integral) and
+         not math.isfinite(value)) or \
+        _outside(value, minimum, maximum, strict)
     if bad:
-        what = ' '.join(filter(None, ('a number',
+        what = ' '.join(filter(None, ('a finite number' if finite else
+                                      'a number',
                                       _bounds(minimum, maximum, strict))))
         raise ConfigError(f'{key}: expected {what}, found {value!r}')
     return float(value)
@@ -84,7 +100,7 @@ def check_choice(value: Any, key: str, choices: Iterable[Any]) -> Any:
 
 def check_bits(value: Any, key: str, low: int = 1, high: int = 32) -> int:
     """A bit width: an integer from ``low`` to ``high``."""
-    if not _is_int(value) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise ConfigError(f'{key}: expected an integer number of bits from '
                           f'{low} to {high}, found {value!r}')
     return int(value)

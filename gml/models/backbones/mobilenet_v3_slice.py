@@ -15,7 +15,6 @@ blocks. The hidden width of a block is ``make_divisible(round(c_in * e), 8)``
 (``c_in`` when the stage has no expand conv) and SE runs at
 ``make_divisible(hidden // 4, 8)``.
 """
-from numbers import Real
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
@@ -26,6 +25,7 @@ from mmengine.model import BaseModule
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import Space, build_search_space_recur, validate_tree
+from ...utils.checks import check_int, check_number, is_number
 from ..ops import (BatchNorm2dSlice, Conv2dSlice, SqueezeExciteSlice,
                    make_divisible)
 from .base import SubnetSpaceMixin
@@ -77,9 +77,7 @@ def _max(node: Any) -> Any:
 def _check_ints(node: Any, key: str, minimum: int = 1) -> List[int]:
     values = _choices(node)
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise ConfigError(f'{key}: expected integers >= {minimum}, '
-                              f'found {v!r}')
+        check_int(v, key, minimum)
     return values
 
 
@@ -217,9 +215,7 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
                               f'{sorted(ACTIVATIONS)}, found '
                               f'{act_cfg.get("type")!r}')
         self.act_cfg = act_cfg
-        if isinstance(drop_path_ratio, bool) or \
-                not isinstance(drop_path_ratio, Real) or \
-                not 0 <= drop_path_ratio < 1:
+        if not is_number(drop_path_ratio) or not 0 <= drop_path_ratio < 1:
             raise ConfigError(f'backbone.drop_path_ratio: expected a number '
                               f'in [0, 1), found {drop_path_ratio!r}')
         self.strides = [int(s) for s in stage_strides]
@@ -278,9 +274,7 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
         e_key = f'{KEY}.MB_expand_ratio[{i}]'
         ratios = _choices(tree['MB_expand_ratio'][i])
         for e in ratios:
-            if isinstance(e, bool) or not isinstance(e, Real) or e <= 0:
-                raise ConfigError(f'{e_key}: expected numbers > 0, found '
-                                  f'{e!r}')
+            check_number(e, e_key, 0, strict=True)
         if i == 0 and any(e != 1 for e in ratios):
             raise ConfigError(f'{e_key}: the first conv has no expansion; '
                               f'expected 1, found {ratios}')

@@ -17,6 +17,7 @@ from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import (Categorical, Int, Space, build_search_space_recur,
                       validate_tree)
+from ...utils.checks import check_int
 from ..ops import BatchNorm2dSlice, Conv2dSlice
 from .base import SubnetSpaceMixin
 from .static import StaticBackbone
@@ -47,10 +48,7 @@ def int_choices(node: Any, key: str) -> List[int]:
     else:
         values = [node]
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int) \
-                or value < 1:
-            raise ConfigError(f'{key}: expected positive integers, found '
-                              f'{value!r}')
+        check_int(value, key, 1)
     return values
 
 

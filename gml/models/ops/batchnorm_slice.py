@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from .utils import active_width, input_width, positive_int
+from ...utils.checks import check_int, check_number, is_number
+from .utils import active_width, input_width
 
 
 @MODELS.register_module()
@@ -34,17 +35,13 @@ class BatchNorm2dSlice(nn.BatchNorm2d):
     def __init__(self, num_features: int, eps: float = 1e-5,
                  momentum: Optional[float] = 0.1):
         name = type(self).__name__
-        if momentum is not None and (isinstance(momentum, bool) or
-                                     not isinstance(momentum, (int, float))
-                                     or not 0 <= momentum <= 1):
+        if momentum is not None and not (is_number(momentum)
+                                         and 0 <= momentum <= 1):
             raise ConfigError(f'{name}.momentum: expected None or a number '
                               f'in [0, 1], found {momentum!r}')
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) \
-                or eps <= 0:
-            raise ConfigError(f'{name}.eps: expected a number > 0, found '
-                              f'{eps!r}')
-        super().__init__(positive_int(num_features, f'{name}.num_features'),
-                         eps=float(eps), momentum=momentum)
+        super().__init__(check_int(num_features, f'{name}.num_features', 1),
+                         eps=check_number(eps, f'{name}.eps', 0, strict=True),
+                         momentum=momentum)
         self.last_num_features: Optional[int] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ...registry import MODELS
+from ...utils.checks import check_int
 from .utils import (active_width, center_crop_kernel, fill_static,
-                    input_width, pair, positive_int, square_size)
+                    input_width, pair, square_size)
 
 
 @MODELS.register_module()
@@ -41,12 +42,12 @@ class Conv2dSlice(nn.Conv2d):
                  stride: int = 1, groups: int = 1, bias: bool = False,
                  dilation: int = 1):
         name = type(self).__name__
-        in_channels = positive_int(in_channels, f'{name}.in_channels')
-        out_channels = positive_int(out_channels, f'{name}.out_channels')
+        in_channels = check_int(in_channels, f'{name}.in_channels', 1)
+        out_channels = check_int(out_channels, f'{name}.out_channels', 1)
         kernel = square_size(kernel_size, f'{name}.kernel_size')
         stride = square_size(stride, f'{name}.stride')
         dilation = square_size(dilation, f'{name}.dilation')
-        groups = positive_int(groups, f'{name}.groups')
+        groups = check_int(groups, f'{name}.groups', 1)
         if groups not in (1, in_channels):
             raise ConfigError(
                 f'{name}.groups: expected 1 or in_channels ({in_channels}, '

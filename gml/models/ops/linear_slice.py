@@ -6,7 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from .utils import active_width, fill_static, input_width, positive_int
+from ...utils.checks import check_int
+from .utils import active_width, fill_static, input_width
 
 
 @MODELS.register_module()
@@ -28,8 +29,8 @@ class LinearSlice(nn.Linear):
     def __init__(self, in_features: int, out_features: int,
                  bias: bool = True):
         name = type(self).__name__
-        super().__init__(positive_int(in_features, f'{name}.in_features'),
-                         positive_int(out_features, f'{name}.out_features'),
+        super().__init__(check_int(in_features, f'{name}.in_features', 1),
+                         check_int(out_features, f'{name}.out_features', 1),
                          bias=bool(bias))
         self._active_out: Optional[int] = None
         self.last_in_features: Optional[int] = None

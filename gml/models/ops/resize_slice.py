@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ...registry import MODELS
 from ...space import Categorical, Space, build_space
-from .utils import positive_int
+from ...utils.checks import check_int
 
 # The BigNAS/AttentiveNAS resolutions {192, 224, 256, 288}, 224 by default.
 DEFAULT_RESOLUTION = dict(type='Int', lower=192, upper=289, step=32,
@@ -45,10 +45,10 @@ class ResizeSlice(nn.Module):
                 else dict(resolution)
             space = build_space(cfg, key='resolution')
         else:
-            fixed = positive_int(resolution, 'ResizeSlice.resolution')
+            fixed = check_int(resolution, 'ResizeSlice.resolution', 1)
             space = Categorical([fixed], key='resolution')
         for value in space.grid():
-            positive_int(value, 'resolution')
+            check_int(value, 'resolution', 1)
         self.space = space
         self.resolution = space.default
 

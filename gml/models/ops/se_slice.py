@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ...registry import MODELS
+from ...utils.checks import check_int
 from .conv2d_slice import Conv2dSlice
-from .utils import active_width, input_width, make_divisible, positive_int
+from .utils import active_width, input_width, make_divisible
 
 GATES = ('hsigmoid', 'sigmoid')
 
@@ -41,8 +42,8 @@ class SqueezeExcite(nn.Module):
                  gate: str = 'hsigmoid'):
         super().__init__()
         name = type(self).__name__
-        channels = positive_int(channels, f'{name}.channels')
-        mid_channels = positive_int(mid_channels, f'{name}.mid_channels')
+        channels = check_int(channels, f'{name}.channels', 1)
+        mid_channels = check_int(mid_channels, f'{name}.mid_channels', 1)
         self.gate = _check_gate(gate, name)
         self.reduce = nn.Conv2d(channels, mid_channels, 1, bias=True)
         self.expand = nn.Conv2d(mid_channels, channels, 1, bias=True)
@@ -77,9 +78,9 @@ class SqueezeExciteSlice(nn.Module):
                  gate: str = 'hsigmoid'):
         super().__init__()
         name = type(self).__name__
-        self.channels = positive_int(channels, f'{name}.channels')
-        self.reduction = positive_int(reduction, f'{name}.reduction')
-        self.divisor = positive_int(divisor, f'{name}.divisor')
+        self.channels = check_int(channels, f'{name}.channels', 1)
+        self.reduction = check_int(reduction, f'{name}.reduction', 1)
+        self.divisor = check_int(divisor, f'{name}.divisor', 1)
         self.gate = _check_gate(gate, name)
         self.mid_channels = self.mid_channels_for(self.channels)
         self.reduce = Conv2dSlice(self.channels, self.mid_channels, 1,

@@ -4,13 +4,13 @@ Bad constructor or ``set_active`` arguments raise
 :class:`gml.errors.ConfigError` naming the op and the key; an input tensor the
 op cannot run on raises ``ValueError``.
 """
-from numbers import Integral, Real
 from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
 from ...errors import ConfigError
+from ...utils.checks import check_int, check_number, is_int
 
 
 def make_divisible(v: float, divisor: int = 8,
@@ -31,13 +31,8 @@ def make_divisible(v: float, divisor: int = 8,
     Examples (divisor 8): 10 -> 16, 17 -> 16, 18 -> 24, 32 -> 32, 35 -> 32,
     36 -> 40.
     """
-    if isinstance(divisor, bool) or not isinstance(divisor, Integral) \
-            or divisor < 1:
-        raise ConfigError(f'make_divisible: divisor must be a positive '
-                          f'integer, found {divisor!r}')
-    if isinstance(v, bool) or not isinstance(v, Real) or v < 0:
-        raise ConfigError(f'make_divisible: expected a number >= 0, found '
-                          f'{v!r}')
+    check_int(divisor, 'make_divisible.divisor', 1)
+    check_number(v, 'make_divisible.v', 0)
     floor = divisor if min_value is None else min_value
     rounded = max(floor, int(v + divisor / 2) // divisor * divisor)
     if rounded < 0.9 * v:
@@ -55,23 +50,13 @@ def center_crop_kernel(weight: torch.Tensor, k: int) -> torch.Tensor:
     if weight.dim() < 2 or weight.shape[-2] != size:
         raise ValueError(f'center_crop_kernel: expected a square kernel, '
                          f'found shape {tuple(weight.shape)}')
-    if isinstance(k, bool) or not isinstance(k, Integral) or not \
-            1 <= k <= size or (size - k) % 2:
+    if not is_int(k) or not 1 <= k <= size or (size - k) % 2:
         raise ConfigError(f'center_crop_kernel: kernel size {k!r} is no '
                           f'centred crop of a {size}x{size} kernel')
     if k == size:
         return weight
     start = (size - k) // 2
     return weight[..., start:start + k, start:start + k]
-
-
-def positive_int(value: Any, key: str) -> int:
-    """``value`` as an int >= 1, else ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, Integral) \
-            or value < 1:
-        raise ConfigError(f'{key}: expected a positive integer, found '
-                          f'{value!r}')
-    return int(value)
 
 
 def square_size(value: Any, key: str) -> int:
@@ -81,7 +66,7 @@ def square_size(value: Any, key: str) -> int:
             raise ConfigError(f'{key}: expected one size or two equal sizes, '
                               f'found {value!r}')
         value = value[0]
-    return positive_int(value, key)
+    return check_int(value, key, 1)
 
 
 def active_width(value: Optional[Any], maximum: int, key: str) -> \
@@ -89,7 +74,7 @@ def active_width(value: Optional[Any], maximum: int, key: str) -> \
     """Validate an active width: None (the maximum) or 1..``maximum``."""
     if value is None:
         return None
-    value = positive_int(value, key)
+    value = check_int(value, key, 1)
     if value > maximum:
         raise ConfigError(f'{key} {value} > the {maximum} it holds')
     return value
