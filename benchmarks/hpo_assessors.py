@@ -16,13 +16,15 @@ final accuracy of all trials minus that of the surviving trials, in accuracy
 points); for the random orders their mean, the share of orders in which the
 best survived, and the range. For CurveFittingAssessor also the latency of the assess calls that ran
 a prediction under the default config (median, p95, max ms; after one warm-up prediction that loads
-numba's compiled code, whose time is given too), and the latency of the same
-predictions with the numba kernels switched off (scipy leastsq + numpy
-Metropolis-Hastings) for comparison.
+numba's compiled code, whose time is given too), and, for comparison, the
+latency of the file order's predictions with numba's compiler switched off
+(NUMBA_DISABLE_JIT=1 in a child process: the same kernels run as plain
+Python).
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -86,6 +88,28 @@ def replay(cls, kwargs, curves, order):
             survived.append(tid)
             assessor.trial_end(tid, list(curve), True)
     return run, stopped, survived, timer
+
+
+PLAIN_PYTHON = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from gml.search.assessors import curve_models
+ms = []
+for history in json.load(sys.stdin):
+    start = time.perf_counter()
+    curve_models.predict_final(history, 20)
+    ms.append(1000 * (time.perf_counter() - start))
+print(json.dumps(ms))
+"""
+
+
+def plain_python_ms(histories):
+    """Latency of each prediction with numba's compiler off."""
+    run = subprocess.run(
+        [sys.executable, '-W', 'ignore', '-c', PLAIN_PYTHON, REPO],
+        input=json.dumps(histories), capture_output=True, text=True,
+        check=True, env=dict(os.environ, NUMBA_DISABLE_JIT='1'))
+    return json.loads(run.stdout)
 
 
 def percentile(values, q):
@@ -153,11 +177,7 @@ def main():
                 stopped_range=[min(stops), max(stops)]))
 
     # The fixed order's predictions again without numba, for the speed-up.
-    plain = []
-    for history in histories:
-        start = time.perf_counter()
-        curve_models.predict_final(history, 20, use_numba=False)
-        plain.append(1000 * (time.perf_counter() - start))
+    plain = plain_python_ms(histories)
     same = []
     for history in histories:
         start = time.perf_counter()
@@ -170,7 +190,7 @@ def main():
         max_ms=round(max(latencies), 2), target_ms=20,
         first_call_s=round(first_call_s, 2),
         fixed_order_numba_median_ms=round(percentile(same, 50), 2),
-        fixed_order_without_numba_median_ms=round(percentile(plain, 50), 2),
+        fixed_order_plain_python_median_ms=round(percentile(plain, 50), 2),
         numba_speedup=round(percentile(plain, 50) / percentile(same, 50), 1))
     result['machine'] = machine()
     print(json.dumps(result))

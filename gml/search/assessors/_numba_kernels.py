@@ -2,14 +2,15 @@
 models and the Metropolis-Hastings weighting of their combination.
 
 Imported only when a prediction runs, so importing the assessors does not
-import numba. Compiled code is cached on disk next to this file (the first
-compile takes tens of seconds on a busy 2-core machine; loading the cache
-about a second). Model ids are the positions in ``curve_models.MODELS``; the
-formulas are those of the numpy functions there (tests check that they
-agree). Division by zero and invalid operations give inf/nan (numpy error
-model) and are rejected by the callers, never raised. Few, large functions:
-numba's compile time grows with the number of functions more than with
-their length.
+import numba. Compiled code is cached on disk (numba's ``cache=True``: in
+``__pycache__`` next to this file, or numba's user cache directory when that
+is not writable): the first compile takes 5-10 s on a busy 2-core machine,
+loading the cache in a later process 0.3-0.5 s. Model ids are the positions
+in ``curve_models.MODELS``; the formulas are those of the numpy functions
+there (tests check that they agree). Division by zero and invalid
+operations give inf/nan (numpy error model) and are rejected by the callers,
+never raised. Few, large functions: numba's compile time grows with the
+number of functions more than with their length.
 """
 import numba
 import numpy as np
@@ -215,7 +216,8 @@ def fit_models(mids, xs, ys, p0s, max_iter, ftol, xtol):
 def mh_chains(F, y, f_first, f_end, steps, log_u):
     """Final weights of each Metropolis-Hastings chain (chains x models).
 
-    Same algorithm as ``curve_models.mh_weights_numpy``: log posterior -inf
+    The algorithm of ``curve_models.mcmc_predict`` (tests/hpo/
+    test_assessors.py holds a numpy version to check it): log posterior -inf
     unless every weight is positive and w·f_first < w·f_end, otherwise the
     Gaussian log likelihood with variance = MSE of the combination.
     """

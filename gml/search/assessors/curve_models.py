@@ -31,14 +31,23 @@ point).
 Everything here is a pure function of its arguments: each call fits afresh
 from explicit, data-derived initial guesses, a model whose fit fails is
 dropped for that call only, and the random numbers of the weighting come
-from a generator seeded by the caller. numba and scipy are imported on first
-use, so importing this module stays cheap.
+from a generator seeded by the caller.
+
+Fitting and weighting run in the numba kernels of ``_numba_kernels`` (numba
+is a required dependency; there is no slower fallback). This module imports
+numba, so the assessors package imports it only when a prediction runs.
+numba compiles the kernels on their first call after an install or an edit
+(seconds to tens of seconds; a progress line says so) and keeps the compiled
+code on disk, so later processes load it in about half a second.
 """
+import contextlib
 import math
-import warnings
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
+from numba.core import event as numba_event
+
+from . import _numba_kernels as kernels
 
 # ----------------------------------------------------------------------------
 # The model functions. ``x`` is an array of steps (float), the parameters are
@@ -343,13 +352,51 @@ XTOL = 1e-8    # ... or moves every parameter by less than this (relative)
 MAX_ITER = 200  # Levenberg-Marquardt iterations (Jacobians) per model
 
 
-def _numba():
-    """The numba kernels, or None when numba cannot be imported."""
+COMPILE_MESSAGE = 'compiling the curve-fitting kernels (first run only)'
+
+
+class _CompileProgress(numba_event.Listener):
+    """Shows :data:`COMPILE_MESSAGE` from numba's first compile on.
+
+    numba fires a ``numba:compile`` event only when it compiles; loading
+    compiled code from its on-disk cache fires none, so nothing is shown
+    then.
+    """
+
+    def __init__(self):
+        self.shown = contextlib.ExitStack()
+        self._showing = False
+
+    def on_start(self, event):
+        if not self._showing:
+            self._showing = True
+            from ...utils.progress import progress_status
+            self.shown.enter_context(progress_status(COMPILE_MESSAGE))
+
+    def on_end(self, event):
+        pass
+
+
+_watching = False
+
+
+@contextlib.contextmanager
+def compile_progress():
+    """Within this context, a numba compile shows a progress line, which
+    stays until the context ends (one line for all the kernels a prediction
+    compiles). Nested uses add nothing."""
+    global _watching
+    if _watching:
+        yield
+        return
+    listener = _CompileProgress()
+    _watching = True
     try:
-        from . import _numba_kernels
-    except ImportError:
-        return None
-    return _numba_kernels
+        with listener.shown, \
+                numba_event.install_listener('numba:compile', listener):
+            yield
+    finally:
+        _watching = False
 
 
 def initial_guesses(x, y, names: Optional[Sequence[str]] = None
@@ -374,40 +421,13 @@ def initial_guesses(x, y, names: Optional[Sequence[str]] = None
     return guesses
 
 
-def _fit_scipy(name: str, x, y, p0) -> Optional[np.ndarray]:
-    """MINPACK Levenberg-Marquardt (scipy.optimize.leastsq) from p0."""
-    from scipy.optimize import leastsq
-    func, jac = MODELS[name].func, MODELS[name].jac
-
-    def residuals(p):
-        r = func(x, *p) - y
-        # MINPACK cannot step back from nan; a huge residual steers it away.
-        return np.where(np.isfinite(r), r, 1e12)
-
-    def jacobian(p):
-        j = jac(x, *p)
-        return np.where(np.isfinite(j), j, 0.0)
-
-    try:
-        with np.errstate(all='ignore'), warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # "maxfev reached" is handled
-            params, ier = leastsq(residuals, p0, Dfun=jacobian,
-                                  col_deriv=True, ftol=FTOL, xtol=XTOL,
-                                  maxfev=MAX_ITER * 2)
-    except (ValueError, TypeError, ArithmeticError,
-            np.linalg.LinAlgError):
-        return None
-    return np.asarray(params, dtype=float) if 1 <= ier <= 5 else None
-
-
-def fit_all(x, y, names: Optional[Sequence[str]] = None,
-            use_numba: bool = True) -> Dict[str, np.ndarray]:
+def fit_all(x, y, names: Optional[Sequence[str]] = None
+            ) -> Dict[str, np.ndarray]:
     """Least-squares parameters of every model (or ``names``) on (x, y).
 
     Each model starts from its explicit guess (:func:`initial_guesses`) and
-    is fitted by Levenberg-Marquardt with analytic derivatives: the numba
-    kernel, or scipy.optimize.leastsq when numba is missing or
-    ``use_numba`` is False. If the iteration budget runs out the best point
+    is fitted by Levenberg-Marquardt with analytic derivatives (the numba
+    kernel ``fit_models``). If the iteration budget runs out the best point
     reached is kept (the caller's error filter judges it). A model is left
     out when it has more parameters than there are points, has no finite
     guess, or its fit ends with non-finite parameters or fitted values.
@@ -421,23 +441,18 @@ def fit_all(x, y, names: Optional[Sequence[str]] = None,
              if len(MODELS[m].params) <= len(x)]
     guesses = initial_guesses(x, y, names)
     names = [m for m in names if m in guesses]
-    kernels = _numba() if use_numba else None
     raw = {}
-    if kernels is not None and names:
+    if names:
         p0s = np.zeros((len(names), 4))
         for i, name in enumerate(names):
             p0s[i, :len(guesses[name])] = guesses[name]
         mids = np.array([MODEL_IDS[m] for m in names], dtype=np.int64)
-        params, status = kernels.fit_models(mids, x, y, p0s, MAX_ITER, FTOL,
-                                            XTOL)
+        with compile_progress():
+            params, status = kernels.fit_models(mids, x, y, p0s, MAX_ITER,
+                                                FTOL, XTOL)
         for i, name in enumerate(names):
             if status[i] > 0:
                 raw[name] = params[i, :len(MODELS[name].params)].copy()
-    else:
-        for name in names:
-            params = _fit_scipy(name, x, y, guesses[name])
-            if params is not None:
-                raw[name] = params
     fits = {}
     for name, params in raw.items():
         if (np.all(np.isfinite(params))
@@ -446,66 +461,34 @@ def fit_all(x, y, names: Optional[Sequence[str]] = None,
     return fits
 
 
-def fit_model(name: str, x, y, use_numba: bool = True
-              ) -> Optional[np.ndarray]:
+def fit_model(name: str, x, y) -> Optional[np.ndarray]:
     """Least-squares parameters of one model (see :func:`fit_all`), or None.
     """
-    return fit_all(x, y, [name], use_numba).get(name)
+    return fit_all(x, y, [name]).get(name)
 
 
 # ----------------------------------------------------------------------------
 # The weighted combination and its Metropolis-Hastings weighting.
 
 
-def _log_posterior_np(w, F, y, f_first, f_end):
-    """Log posterior of weights w (numpy reference implementation)."""
-    if np.any(w <= 0) or not float(w @ f_first) < float(w @ f_end):
-        return -math.inf
-    mse = max(float(np.mean((y - w @ F) ** 2)), 1e-300)
-    return -0.5 * len(y) * (math.log(2 * math.pi * mse) + 1.0)
-
-
-def mh_weights_numpy(F, y, f_first, f_end, steps, log_u):
-    """Final weights of each Metropolis-Hastings chain (numpy loop).
+def mh_weights(F, y, f_first, f_end, steps, log_u):
+    """Final weights of each Metropolis-Hastings chain (chains × models).
 
     ``F`` is models × points (each model at x = 1..n), ``f_first`` and
     ``f_end`` the models at x = 1 and at the target step; ``steps`` holds the
     Gaussian proposal increments (chains × iterations × models) and ``log_u``
-    the log-uniforms of the acceptance tests (chains × iterations).
+    the log-uniforms of the acceptance tests (chains × iterations). Runs the
+    numba kernel ``mh_chains``.
     """
-    chains, iters, k = steps.shape
-    out = np.empty((chains, k))
-    for c in range(chains):
-        w = np.full(k, 1.0 / k)
-        cur = _log_posterior_np(w, F, y, f_first, f_end)
-        for t in range(iters):
-            prop = w + steps[c, t]
-            total = prop.sum()
-            if total <= 0:
-                continue
-            prop = prop / total
-            new = _log_posterior_np(prop, F, y, f_first, f_end)
-            if new == -math.inf:
-                continue
-            if cur == -math.inf or log_u[c, t] < new - cur:
-                w, cur = prop, new
-        out[c] = w
-    return out
-
-
-def mh_weights(F, y, f_first, f_end, steps, log_u, use_numba: bool = True):
-    """Final weights of each chain: numba kernel, or the numpy loop."""
     args = [np.ascontiguousarray(a, dtype=float)
             for a in (F, y, f_first, f_end, steps, log_u)]
-    kernels = _numba() if use_numba else None
-    if kernels is not None:
+    with compile_progress():
         return kernels.mh_chains(*args)
-    return mh_weights_numpy(*args)
 
 
 def mcmc_predict(F, y, f_first, f_end, rng: np.random.Generator,
                  chains: int = 10, iterations: int = 20,
-                 step_size: float = 0.0005, use_numba: bool = True) -> float:
+                 step_size: float = 0.0005) -> float:
     """Mean over chains of the combination Σ wᵢ·fᵢ(target) (final weights).
 
     Metropolis-Hastings over the weights: uniform start, Gaussian proposal
@@ -519,7 +502,7 @@ def mcmc_predict(F, y, f_first, f_end, rng: np.random.Generator,
     k = F.shape[0]
     steps = rng.normal(0.0, step_size, size=(chains, iterations, k))
     log_u = np.log(rng.random(size=(chains, iterations)))
-    weights = mh_weights(F, y, f_first, f_end, steps, log_u, use_numba)
+    weights = mh_weights(F, y, f_first, f_end, steps, log_u)
     return float(np.mean(weights @ np.asarray(f_end, dtype=float)))
 
 
@@ -532,8 +515,7 @@ class Prediction(NamedTuple):
 
 def predict_final(history: Sequence[float], target: int, seed: int = 0,
                   min_models: int = 4, chains: int = 10, iterations: int = 20,
-                  step_size: float = 0.0005,
-                  use_numba: bool = True) -> Prediction:
+                  step_size: float = 0.0005) -> Prediction:
     """Predict the value at step ``target`` from ``history`` (steps 1..n).
 
     1. Fit every model to the history (values divided by their largest
@@ -547,6 +529,13 @@ def predict_final(history: Sequence[float], target: int, seed: int = 0,
        with a generator seeded from (seed, n), so the same history always
        gives the same prediction, whatever else ran before.
     """
+    with compile_progress():
+        return _predict(history, target, seed, min_models, chains,
+                        iterations, step_size)
+
+
+def _predict(history, target, seed, min_models, chains, iterations,
+             step_size) -> Prediction:
     y = np.asarray(history, dtype=float)
     n = len(y)
     if n == 0 or not np.all(np.isfinite(y)):
@@ -556,7 +545,7 @@ def predict_final(history: Sequence[float], target: int, seed: int = 0,
         scale = 1.0
     y = y / scale
     x = np.arange(1, n + 1, dtype=float)
-    fits = fit_all(x, y, use_numba=use_numba)
+    fits = fit_all(x, y)
     sse_limit = n * float(np.mean(y)) ** 2
     kept = {}
     for name, params in fits.items():
@@ -577,5 +566,5 @@ def predict_final(history: Sequence[float], target: int, seed: int = 0,
     f_end = np.array([kept[m] for m in names])
     rng = np.random.default_rng([seed, n])
     value = mcmc_predict(F, y, F[:, 0], f_end, rng, chains, iterations,
-                         step_size, use_numba)
+                         step_size)
     return Prediction(value * scale, names, list(fits))
