@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, TextIO, Tuple
 
 from .config import SearchConfig
@@ -25,6 +25,8 @@ from .store import (COMPLETED, EARLY_STOPPED, ENDED_STATES,
 from .task import TaskDir
 
 HEARTBEAT_SECONDS = 2.0
+STATUS_EVERY_SECONDS = 30.0  # a status line at least this often
+STATUS_MIN_GAP_SECONDS = 5.0  # unforced lines at most this often
 
 
 def build_components(cfg: SearchConfig, name: str) -> Tuple[Any, Any, Any]:
@@ -41,6 +43,82 @@ def build_components(cfg: SearchConfig, name: str) -> Tuple[Any, Any, Any]:
                                  generate_log=cfg.generate_log,
                                  task_name=name)
     return searcher, assessor, scheduler
+
+
+def format_seconds(seconds: float) -> str:
+    """``75`` -> ``'1m15s'``, ``3700`` -> ``'1h01m'``."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f'{seconds}s'
+    if seconds < 3600:
+        return f'{seconds // 60}m{seconds % 60:02d}s'
+    return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m'
+
+
+@dataclass
+class SearchStatus:
+    """Where a task stands, as the controller reports it to a view.
+
+    ``running`` and ``recent`` (the last trials that ended) are filled only
+    for views that show trials (``detailed = True``); each entry is
+    ``(trial, latest reward or None)``.
+    """
+    task: str
+    reward_name: str
+    counts: Dict[str, int]
+    best: Optional[Tuple[int, float]]
+    tries_left: Optional[int]
+    time_left: Optional[float]
+    elapsed: float
+    running: List[Tuple[Trial, Optional[float]]] = field(default_factory=list)
+    recent: List[Tuple[Trial, Optional[float]]] = field(default_factory=list)
+
+    def parts(self) -> List[str]:
+        counts = self.counts
+        parts = [f'running {counts.get(RUNNING, 0)}',
+                 f'waiting {counts.get(WAITING, 0)}',
+                 f'done {counts.get(COMPLETED, 0)}',
+                 f'failed {counts.get(FAILED, 0)}',
+                 f'early-stopped {counts.get(EARLY_STOPPED, 0)}']
+        if counts.get(STOPPED):
+            parts.append(f'stopped {counts[STOPPED]}')
+        parts.append(f'best {self.best[1]:.4g} (trial {self.best[0]})'
+                     if self.best else 'best -')
+        if self.tries_left is not None:
+            parts.append(f'tries left {self.tries_left}')
+        if self.time_left is not None:
+            parts.append(f'time left {int(self.time_left)} s')
+        return parts
+
+    def line(self) -> str:
+        """``[task] running 2 | waiting 0 | ... | elapsed 1m05s``."""
+        return (f'[{self.task}] ' + ' | '.join(self.parts())
+                + f' | elapsed {format_seconds(self.elapsed)}')
+
+
+class StatusLines:
+    """A view that prints the status as plain lines: when it changes
+    (at once for ``force``, else at most every ``min_gap`` seconds) and,
+    unchanged, every ``every`` seconds, so a log shows the task is alive."""
+
+    detailed = False
+
+    def __init__(self, out: TextIO, every: float = STATUS_EVERY_SECONDS,
+                 min_gap: float = STATUS_MIN_GAP_SECONDS):
+        self.out, self.every, self.min_gap = out, every, min_gap
+        # how often the controller offers a status (besides every change)
+        self.interval = min(every, HEARTBEAT_SECONDS)
+        self._last_parts: Optional[List[str]] = None
+        self._last_print = float('-inf')
+
+    def status(self, status: SearchStatus, force: bool = False) -> None:
+        parts = status.parts()
+        since = time.monotonic() - self._last_print
+        changed = parts != self._last_parts
+        if (changed and (force or since >= self.min_gap)) or \
+                since >= self.every:
+            print(status.line(), file=self.out, flush=True)
+            self._last_parts, self._last_print = parts, time.monotonic()
 
 
 @dataclass
@@ -61,15 +139,21 @@ class Controller:
         task: the task's directory.
         cfg: the checked search config.
         components: ``build_components(cfg, task.name)``.
-        out: where progress lines go.
+        out: where status lines go (when no ``view`` is given).
         poll_interval: seconds between polls of running trials.
+        view: what shows the task's status: an object with
+            ``status(SearchStatus, force)``, called on every change and
+            every ``interval`` seconds, and ``detailed`` (whether it shows
+            the running and recent trials); default ``StatusLines(out)``.
     """
 
     def __init__(self, task: TaskDir, cfg: SearchConfig, components,
-                 out: TextIO = sys.stdout, poll_interval: float = 0.05):
+                 out: TextIO = sys.stdout, poll_interval: float = 0.05,
+                 view=None):
         self.task, self.cfg = task, cfg
         self.searcher, self.assessor, self.scheduler = components
         self.out = out
+        self.view = view if view is not None else StatusLines(out)
         self.poll_interval = poll_interval
         self.store: Optional[TaskStore] = None
         self.running: Dict[int, Running] = {}
@@ -79,8 +163,7 @@ class Controller:
         self.elapsed_before = 0.0
         self.session_start = time.monotonic()
         self._last_beat = 0.0
-        self._last_status = ''
-        self._last_print = 0.0
+        self._last_status = 0.0
 
     # -- the whole run -------------------------------------------------------
     def run(self, resume: bool = False) -> str:
@@ -148,6 +231,9 @@ class Controller:
                 return
             self._launch_free_slots()
             self._heartbeat()
+            if time.monotonic() - self._last_status >= \
+                    getattr(self.view, 'interval', HEARTBEAT_SECONDS):
+                self._print_status()
             if not self.running and not self.waiting and \
                     (self.exhausted or self._tries_left() == 0):
                 self._print_status(force=True)
@@ -334,31 +420,32 @@ class Controller:
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
             self.store.set_meta(heartbeat=time.time(), elapsed=self.elapsed())
-            self._print_status()
+
+    def status(self, detailed: bool = False) -> SearchStatus:
+        """The task's status now; ``detailed`` adds the running trials and
+        the last ended ones with their latest reward."""
+        trials = self.store.trials()
+        counts: Dict[str, int] = {}
+        for trial in trials:
+            counts[trial.state] = counts.get(trial.state, 0) + 1
+        time_left = None
+        if self.cfg.stop.time_limits is not None:
+            time_left = max(0.0, self.cfg.stop.time_limits - self.elapsed())
+        status = SearchStatus(self.task.name, self.cfg.reward_attribute,
+                              counts, self.best(), self._tries_left(),
+                              time_left, self.elapsed())
+        if detailed:
+            for trial in trials:
+                if trial.state == RUNNING:
+                    history = self._reward_history(trial.id)
+                    status.running.append(
+                        (trial, history[-1] if history else None))
+            ended = sorted((t for t in trials if t.state in ENDED_STATES),
+                           key=lambda t: (t.ended or 0, t.id))
+            status.recent = [(t, t.reward) for t in ended[-5:]]
+        return status
 
     def _print_status(self, force: bool = False) -> None:
-        counts: Dict[str, int] = {}
-        for trial in self.store.trials():
-            counts[trial.state] = counts.get(trial.state, 0) + 1
-        best = self.best()
-        parts = [f'running {counts.get(RUNNING, 0)}',
-                 f'waiting {counts.get(WAITING, 0)}',
-                 f'done {counts.get(COMPLETED, 0)}',
-                 f'failed {counts.get(FAILED, 0)}',
-                 f'early-stopped {counts.get(EARLY_STOPPED, 0)}']
-        if counts.get(STOPPED):
-            parts.append(f'stopped {counts[STOPPED]}')
-        parts.append(f'best {best[1]:.4g} (trial {best[0]})' if best
-                     else 'best -')
-        left = self._tries_left()
-        if left is not None:
-            parts.append(f'tries left {left}')
-        if self.cfg.stop.time_limits is not None:
-            remaining = max(0.0, self.cfg.stop.time_limits - self.elapsed())
-            parts.append(f'time left {int(remaining)} s')
-        status = f'[{self.task.name}] ' + ' | '.join(parts)
-        now = time.monotonic()
-        if status != self._last_status and (force or now - self._last_print
-                                            >= 5.0):
-            print(status, file=self.out, flush=True)
-            self._last_status, self._last_print = status, now
+        self._last_status = time.monotonic()
+        self.view.status(self.status(getattr(self.view, 'detailed', False)),
+                         force)

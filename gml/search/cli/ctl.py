@@ -80,7 +80,7 @@ def task_state(task, meta) -> str:
 
 def cmd_list(args) -> None:
     from ..task import list_tasks
-    from .tables import best_trial, render_table
+    from .tables import best_trial, print_table
     rows = []
     for name in list_tasks(args.root):
         task, store, cfg = open_task(name, args.root)
@@ -95,12 +95,13 @@ def cmd_list(args) -> None:
     if not rows:
         print('no tasks in', args.root or 'search_tasks')
         return
-    print(render_table(['task', 'state', 'trials', 'best', 'best trial',
-                        'created'], rows))
+    print_table(['task', 'state', 'trials', 'best', 'best trial', 'created'],
+                rows, state_column=1)
 
 
 def cmd_show(args) -> None:
-    from .tables import best_trial, trials_table
+    from .tables import (best_trial, terminal_console, trials_rich_table,
+                         trials_table)
     task, store, cfg = open_task(args.task, args.root)
     meta, trials = store.meta(), store.trials()
     stop = cfg.stop
@@ -118,17 +119,23 @@ def cmd_show(args) -> None:
         f"scheduler: {cfg.scheduler_type}, parallel_size {cfg.parallel_size}"
         + (f'; {limits}' if limits else ''),
         f"assessor:  {cfg.assessor_cfg['type'] if cfg.assessor_cfg else '-'}",
-        f"elapsed:   {meta.get('elapsed', 0):.0f} s",
-        '', trials_table(trials, cfg.reward_attribute), '']
+        f"elapsed:   {meta.get('elapsed', 0):.0f} s", '']
     best = best_trial(trials, cfg.optimize_mode)
-    lines.append(f'best: trial {best.id}, {cfg.reward_attribute} = '
-                 f'{best.reward:.4g}, params {json.dumps(best.params)}'
-                 if best else 'best: no trial completed yet')
+    after = ['', f'best: trial {best.id}, {cfg.reward_attribute} = '
+             f'{best.reward:.4g}, params {json.dumps(best.params)}'
+             if best else 'best: no trial completed yet']
     failed = [t for t in trials if t.state == 'FAILED' and t.message]
     for t in failed[-3:]:
         first = t.message.splitlines()[0]
-        lines.append(f'trial {t.id} failed: {first}')
-    print('\n'.join(lines))
+        after.append(f'trial {t.id} failed: {first}')
+    console = terminal_console()
+    if console is None:
+        print('\n'.join(lines + [trials_table(trials, cfg.reward_attribute)]
+                        + after))
+    else:
+        console.print('\n'.join(lines), highlight=False, markup=False)
+        console.print(trials_rich_table(trials, cfg.reward_attribute, best))
+        console.print('\n'.join(after), highlight=False, markup=False)
     store.close()
 
 

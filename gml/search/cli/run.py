@@ -7,6 +7,11 @@ Examples:
   search-ctl show -t lr-random
 
 The task lives in ./search_tasks/NAME (or --root, or $GML_SEARCH_ROOT).
+In a terminal, a live view shows the trials running and ended and the best
+so far; in a pipe or a log, a status line comes whenever a trial starts or
+ends and at least every --status-every seconds. Either way the run ends
+with the table of trials, and the status lines also go to the task's
+controller.log.
 """
 import argparse
 import os
@@ -46,17 +51,23 @@ def parse_args(argv=None):
                         'search_tasks)')
     parser.add_argument('--poll-interval', type=float, default=0.05,
                         help='seconds between polls of running trials')
+    parser.add_argument('--status-every', type=float, metavar='SECONDS',
+                        default=30.0, help='a status line at least this '
+                        'often, also when nothing changed (default 30)')
     args = parser.parse_args(argv)
     if (args.config is None) == (args.resume is None):
         parser.error('give a CONFIG to start a task, or --resume NAME')
+    if args.status_every <= 0:
+        parser.error('--status-every: expected a positive number of seconds')
     return args
 
 
 def main(argv=None) -> int:
     from ..config import check_task_name, load_search_config
-    from ..controller import Controller, build_components
+    from ..controller import Controller, StatusLines, build_components
     from ..task import TaskDir
-    from .tables import best_trial, trials_table
+    from .tables import (best_trial, terminal_console, trials_rich_table,
+                         trials_table)
     args = parse_args(argv)
     if args.resume is not None:
         task = TaskDir(check_task_name(args.resume), args.root)
@@ -77,17 +88,34 @@ def main(argv=None) -> int:
     if args.resume is None:
         os.makedirs(task.path)
         shutil.copyfile(args.config, task.config_copy)
+    console = terminal_console(sys.stdout)
     with open(os.path.join(task.path, 'controller.log'), 'a') as log:
         out = Tee(sys.stdout, log)
         print(f'search-run: task {task.name!r} in {task.path} '
               f'({"resumed" if args.resume else "new"})', file=out,
               flush=True)
+        if console is None:
+            view = StatusLines(out, every=args.status_every)
+        else:
+            from .live import LiveView
+            view = LiveView(console, StatusLines(log, every=args.status_every))
         controller = Controller(task, cfg, components, out=out,
-                                poll_interval=args.poll_interval)
-        state = controller.run(resume=args.resume is not None)
+                                poll_interval=args.poll_interval, view=view)
+        if console is None:
+            state = controller.run(resume=args.resume is not None)
+        else:
+            with view:
+                state = controller.run(resume=args.resume is not None)
         trials = controller_trials(task)
-        print('\n' + trials_table(trials, cfg.reward_attribute), file=out)
         best = best_trial(trials, cfg.optimize_mode)
+        table = trials_table(trials, cfg.reward_attribute)
+        if console is None:
+            print('\n' + table, file=out)
+        else:
+            print('\n' + table, file=log)
+            console.print()
+            console.print(trials_rich_table(trials, cfg.reward_attribute,
+                                            best))
         summary = f'\nsearch-run: task {task.name!r} {state}'
         if controller.stop_reason:
             summary += f' ({controller.stop_reason})'

@@ -1,8 +1,16 @@
-"""Plain-text tables and summaries shared by search-run and search-ctl."""
+"""Tables and summaries shared by search-run and search-ctl: rich tables
+in a terminal, plain aligned text in a pipe or a file (which scripts and
+the tests read)."""
 import json
-from typing import Any, Dict, List, Optional, Sequence
+import sys
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from ..store import Trial
+
+# a colour per trial state in the rich tables
+STATE_STYLES = {'COMPLETED': 'green', 'FAILED': 'red', 'RUNNING': 'cyan',
+                'WAITING': 'dim', 'EARLY_STOPPED': 'yellow',
+                'STOPPED': 'magenta'}
 
 
 def flatten(params: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
@@ -37,7 +45,30 @@ def render_table(headers: Sequence[str], rows: List[Sequence[Any]]) -> str:
     return '\n'.join(out)
 
 
-def trials_table(trials: List[Trial], reward_name: str = 'reward') -> str:
+def rich_table(headers: Sequence[str], rows: List[Sequence[Any]],
+               title: Optional[str] = None, state_column: Optional[int] = None,
+               highlight_row: Optional[int] = None):
+    """The same table as :func:`render_table`, as a ``rich.table.Table``;
+    ``state_column`` cells are coloured by trial state and row
+    ``highlight_row`` is shown in bold."""
+    from rich.table import Table
+    table = Table(title=title, title_justify='left', header_style='bold',
+                  box=None, pad_edge=False)
+    for header in headers:
+        table.add_column(str(header), overflow='fold')
+    for index, row in enumerate(rows):
+        cells = [fmt(c) for c in row]
+        if state_column is not None:
+            state = cells[state_column]
+            style = STATE_STYLES.get(state)
+            if style:
+                cells[state_column] = f'[{style}]{state}[/]'
+        table.add_row(*cells, style='bold' if index == highlight_row
+                      else None)
+    return table
+
+
+def _trial_rows(trials: List[Trial], reward_name: str):
     names: List[str] = []
     for trial in trials:
         for key in flatten(trial.params):
@@ -49,8 +80,43 @@ def trials_table(trials: List[Trial], reward_name: str = 'reward') -> str:
         duration = f'{t.duration:.1f}s' if t.duration is not None else None
         rows.append([t.id, t.state, t.reward, duration]
                     + [flat.get(n) for n in names])
-    return render_table(['trial', 'state', reward_name, 'duration'] + names,
-                        rows)
+    return ['trial', 'state', reward_name, 'duration'] + names, rows
+
+
+def trials_table(trials: List[Trial], reward_name: str = 'reward') -> str:
+    return render_table(*_trial_rows(trials, reward_name))
+
+
+def trials_rich_table(trials: List[Trial], reward_name: str = 'reward',
+                      best: Optional[Trial] = None):
+    """:func:`trials_table` as a rich table, the best trial in bold."""
+    headers, rows = _trial_rows(trials, reward_name)
+    highlight = None
+    if best is not None:
+        highlight = next((i for i, t in enumerate(trials)
+                          if t.id == best.id), None)
+    return rich_table(headers, rows, state_column=1, highlight_row=highlight)
+
+
+def terminal_console(stream: Optional[TextIO] = None):
+    """A rich console on ``stream`` (default stdout) when it is an
+    interactive terminal, else None (then print plain text)."""
+    from rich.console import Console
+    console = Console(file=stream if stream is not None else sys.stdout)
+    if console.is_terminal and not console.is_dumb_terminal:
+        return console
+    return None
+
+
+def print_table(headers: Sequence[str], rows: List[Sequence[Any]],
+                stream: Optional[TextIO] = None, **rich_options) -> None:
+    """Print a table: rich in a terminal, plain text otherwise."""
+    console = terminal_console(stream)
+    if console is None:
+        print(render_table(headers, rows),
+              file=stream if stream is not None else sys.stdout)
+    else:
+        console.print(rich_table(headers, rows, **rich_options))
 
 
 def best_trial(trials: List[Trial], mode: str) -> Optional[Trial]:
