@@ -1,5 +1,5 @@
 """Teacher-student algorithms: frozen teachers, stages, MEAL, checkpoints."""
-import math
+import re
 import warnings
 
 import pytest
@@ -203,14 +203,24 @@ def test_meal_uses_the_teachers_mean_softmax_and_no_labels():
     with torch.no_grad():
         losses = algo.loss(data['inputs'], data['data_samples'])
         s = algo.model(data['inputs'], mode='tensor')
-        probs = [F.softmax(t(data['inputs'], mode='tensor'), 1)
-                 for t in algo.distiller.teachers]
+        teacher_logits = [t(data['inputs'], mode='tensor')
+                          for t in algo.distiller.teachers]
+        # the discriminator sees the student's logits (class 0) and the
+        # teachers' mean logits (class 1); its loss is the cross-entropy
+        # of those two classes, averaged over the 2 x 8 rows
+        scores = algo.discriminator(torch.cat(
+            [s, (teacher_logits[0] + teacher_logits[1]) / 2]))
     assert set(losses) == {'loss_meal', 'loss_discriminator'}
+    probs = [F.softmax(t, 1) for t in teacher_logits]
     target = (probs[0] + probs[1]) / 2
     expected = -(target * F.log_softmax(s, 1)).sum(1).mean()
     assert losses['loss_meal'].item() == pytest.approx(expected.item(),
                                                        rel=1e-5)
-    assert 0 < losses['loss_discriminator'].item() < 5 * math.log(2)
+    log_p = F.log_softmax(scores, 1)
+    assert scores.shape == (16, 2)
+    discriminator = -(log_p[:8, 0].sum() + log_p[8:, 1].sum()) / 16
+    assert losses['loss_discriminator'].item() == pytest.approx(
+        discriminator.item(), rel=1e-5)
 
 
 def test_teacher_checkpoints_load_with_prefixes_and_fail_clearly(tmp_path):
@@ -230,7 +240,9 @@ def test_teacher_checkpoints_load_with_prefixes_and_fail_clearly(tmp_path):
                              distill_head_cfg=[kd_head()])))
     for k, v in source.state_dict().items():
         assert torch.equal(loaded.distiller.teachers[0].state_dict()[k], v)
-    with pytest.raises(ConfigError, match='checkpoint not found'):
+    with pytest.raises(ConfigError, match=re.escape(
+            'algorithm.distill_cfg.teacher[0].ckpt_path: checkpoint not '
+            f'found: {tmp_path / "x.pth"}')):
         build_algorithm(dict(
             type='TeacherStudentDistillation', model=classifier(4),
             distill_cfg=dict(teacher=dict(model=classifier(8),

@@ -33,6 +33,16 @@ def logits(*rows):
 
 # -- KD ----------------------------------------------------------------------
 def test_kd_reference_values():
+    # KD = T^2 KL(softmax(t/T) || softmax(s/T)), student uniform [1/2, 1/2].
+    # T = 1: the teacher [ln 3, 0] gives [3/4, 1/4];
+    #   KL = 3/4 ln(3/2) + 1/4 ln(1/2) = 0.1308120359...
+    # T = 4: the teacher gives [r, 1 - r] with r = 3^(1/4) / (3^(1/4) + 1)
+    #   = 0.5682341...; 16 (r ln 2r + (1 - r) ln 2(1 - r)) = 0.1494578...
+    assert 0.75 * math.log(1.5) + 0.25 * math.log(0.5) == pytest.approx(
+        0.130812036, abs=1e-9)
+    r = 3 ** 0.25 / (3 ** 0.25 + 1)
+    assert 16 * (r * math.log(2 * r) + (1 - r) * math.log(2 * (1 - r))) \
+        == pytest.approx(0.149457865, abs=1e-9)
     s, t = logits([0.0, 0.0]), logits([LN3, 0.0])
     assert KDLoss(temperature=1.0)(s, t).item() == pytest.approx(
         0.130812036, abs=1e-9)
@@ -87,6 +97,10 @@ def test_kd_is_batchmean_not_elementwise_mean():
 
 # -- soft CE -----------------------------------------------------------------
 def test_soft_ce_is_teacher_entropy_at_identical_logits():
+    # softmax([ln 3, 0]) = [3/4, 1/4]: entropy 3/4 ln(4/3) + 1/4 ln 4
+    #   = 0.5623351446...
+    assert 0.75 * math.log(4 / 3) + 0.25 * math.log(4) == pytest.approx(
+        0.562335145, abs=1e-9)
     z = logits([LN3, 0.0])
     assert SoftCrossEntropyLoss()(z, z.clone()).item() == pytest.approx(
         0.562335145, abs=1e-9)
@@ -109,15 +123,24 @@ def test_soft_ce_probability_targets_and_temperature():
         KDLoss(temperature=T)(s, t))
 
 
-def test_soft_ce_teacher_gets_no_gradient():
-    s = torch.randn(2, 3, requires_grad=True)
-    t = torch.randn(2, 3, requires_grad=True)
+def test_soft_ce_student_gradient_and_no_teacher_gradient():
+    g = torch.Generator().manual_seed(9)
+    s = torch.randn(2, 3, generator=g, dtype=torch.float64,
+                    requires_grad=True)
+    t = torch.randn(2, 3, generator=g, dtype=torch.float64,
+                    requires_grad=True)
     SoftCrossEntropyLoss()(s, t).backward()
-    assert s.grad is not None
+    # d/ds of -(1/B) sum p_t log softmax(s) is (softmax(s) - p_t) / B
+    expected = (F.softmax(s.detach(), 1) - F.softmax(t.detach(), 1)) / 2
+    torch.testing.assert_close(s.grad, expected)
     assert t.grad is None or torch.count_nonzero(t.grad) == 0
 
 
 # -- AB ----------------------------------------------------------------------
+# AB loss with margin m = 1 against the teacher [1, -1]: (s - m)^2 where the
+# teacher is positive and s < m, (s + m)^2 where it is not and s > -m.
+# [2, -2]: both beyond the margin, 0. [0.5, -0.5]: 0.5^2 + 0.5^2 = 0.5.
+# [-2, 2]: 3^2 + 3^2 = 18.
 @pytest.mark.parametrize('student, expected', [
     ([2.0, -2.0], 0.0), ([0.5, -0.5], 0.5), ([-2.0, 2.0], 18.0)])
 def test_ab_reference_values(student, expected):
@@ -156,12 +179,22 @@ def test_ft_hand_example():
     assert FTLoss()(s2, t2).item() == pytest.approx(0.3)
 
 
-def test_ft_teacher_gets_no_gradient():
-    s = torch.randn(2, 4, 3, 3, requires_grad=True)
-    t = torch.randn(2, 4, 3, 3, requires_grad=True)
+def test_ft_student_gradient_and_no_teacher_gradient():
+    g = torch.Generator().manual_seed(10)
+    s = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64,
+                    requires_grad=True)
+    t = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64,
+                    requires_grad=True)
     FTLoss()(s, t).backward()
-    assert s.grad is not None
     assert t.grad is None or torch.count_nonzero(t.grad) == 0
+    # the formula written out: mean |x/||x|| - y/||y||| per sample
+    x = s.detach().clone().requires_grad_(True)
+    flat = x.reshape(2, -1)
+    phi = flat / flat.pow(2).sum(1, keepdim=True).sqrt()
+    target = t.detach().reshape(2, -1)
+    target = target / target.pow(2).sum(1, keepdim=True).sqrt()
+    (phi - target).abs().mean().backward()
+    torch.testing.assert_close(s.grad, x.grad)
 
 
 # -- hint --------------------------------------------------------------------
@@ -229,29 +262,51 @@ def test_registered_under_gml_scope():
         assert MODELS.build(cfg).__class__.__name__ == cfg['type'][4:]
 
 
-@pytest.mark.parametrize('build, word', [
-    (lambda: KDLoss(temperature=0), 'temperature'),
-    (lambda: KDLoss(loss_weight='a'), 'loss_weight'),
-    (lambda: HintLoss(reduction='avg'), 'reduction'),
-    (lambda: ABLoss(margin=-1), 'margin'),
-    (lambda: FTLoss(p=0), 'p'),
-    (lambda: SoftCrossEntropyLoss(target_is_prob='yes'), 'target_is_prob'),
-    (lambda: ConvConnector(0, 3), 'in_channels'),
-    (lambda: IdentityConnector(2, 3), 'out_channels'),
-    (lambda: FitNetRegressor(2, 3, student_size=(8, 8)), 'teacher_size'),
-    (lambda: FitNetRegressor(2, 3, (3, 3), (8, 8)), 'student_size'),
-    (lambda: Paraphraser(1, factor_rate=0.3), 'factor_rate'),
+# Each message names the argument, what it expected and what it found.
+@pytest.mark.parametrize('build, message', [
+    (lambda: KDLoss(temperature=0),
+     r'^KDLoss\.temperature: expected a (finite )?number > 0, found 0(\.0)?$'),
+    (lambda: KDLoss(loss_weight='a'),
+     r"^KDLoss\.loss_weight: expected a finite number, found 'a'$"),
+    (lambda: HintLoss(reduction='avg'),
+     r"^HintLoss\.reduction: expected one of 'mean', 'sum', 'none', "
+     r"found 'avg'$"),
+    (lambda: ABLoss(margin=-1),
+     r'^ABLoss\.margin: expected a (finite )?number >= 0, found -1(\.0)?$'),
+    (lambda: FTLoss(p=0),
+     r'^FTLoss\.p: expected a (finite )?number > 0, found 0(\.0)?$'),
+    (lambda: SoftCrossEntropyLoss(target_is_prob='yes'),
+     r'^SoftCrossEntropyLoss\.target_is_prob: expected [Tt]rue or [Ff]alse, '
+     r"found 'yes'$"),
+    (lambda: ConvConnector(0, 3),
+     r'^ConvConnector\.in_channels: expected (a positive integer|an integer '
+     r'>= 1), found 0$'),
+    (lambda: IdentityConnector(2, 3),
+     r'^IdentityConnector\.out_channels: must equal in_channels \(2\), '
+     r'found 3; use ConvConnector to change the width$'),
+    (lambda: FitNetRegressor(2, 3, student_size=(8, 8)),
+     r'^FitNetRegressor\.teacher_size: give both student_size and '
+     r'teacher_size, or neither'),
+    (lambda: FitNetRegressor(2, 3, (3, 3), (8, 8)),
+     r'^FitNetRegressor\.student_size: \(3, 3\) cannot be mapped onto '
+     r'teacher_size \(8, 8\); supported are equal, 2x, half'),
+    (lambda: Paraphraser(1, factor_rate=0.3),
+     r'^Paraphraser\.factor_rate: 0\.3 x in_channels 1 leaves no factor '
+     r'channel$'),
     (lambda: Paraphraser(4, pretrain_criterion=dict(type='NoSuchLoss')),
-     'pretrain_criterion'),
+     r"^Paraphraser\.pretrain_criterion: unknown type 'NoSuchLoss'"),
     (lambda: Paraphraser(4, pretrain_criterion=dict(type='L1Loss', x=1)),
-     'pretrain_criterion')])
-def test_bad_arguments_raise_config_error(build, word):
-    with pytest.raises(ConfigError, match=word):
+     r"^Paraphraser\.pretrain_criterion: .*unexpected keyword argument "
+     r"'x'$")])
+def test_bad_arguments_raise_config_error(build, message):
+    with pytest.raises(ConfigError, match=message):
         build()
 
 
 def test_shape_mismatch_is_a_clear_error():
-    with pytest.raises(ValueError, match='connector'):
+    with pytest.raises(ValueError, match=r'^HintLoss: student shape '
+                       r'\(2, 3\) differs from teacher shape \(2, 4\); add '
+                       r'a connector that maps one onto the other$'):
         HintLoss()(torch.zeros(2, 3), torch.zeros(2, 4))
 
 
@@ -280,7 +335,8 @@ def test_fitnet_regressor_layer_choice():
     assert isinstance(up, torch.nn.ConvTranspose2d)
     assert (up.kernel_size, up.stride) == ((4, 4), (2, 2))
     assert FitNetRegressor(3, 5, (7, 9), (4, 4)).conv.kernel_size == (4, 6)
-    with pytest.raises(ValueError, match='student maps'):
+    with pytest.raises(ValueError, match=r'^FitNetRegressor: built for '
+                       r'student maps of size \(8, 8\), got \(6, 6\)$'):
         FitNetRegressor(3, 5, (8, 8), (4, 4))(torch.zeros(1, 3, 6, 6))
 
 
@@ -308,7 +364,9 @@ def test_paraphraser_and_translator_shapes():
     trans = Translator(4, 3)
     assert trans(torch.randn(2, 4, 5, 5)).shape == (2, 3, 5, 5)
     assert not trans.needs_pretrain
-    with pytest.raises(ConfigError, match='pretrain_criterion'):
+    with pytest.raises(ConfigError, match=r'^Paraphraser\.pretrain_criterion: '
+                       r'not set, so the paraphraser has no pretraining '
+                       r'loss$'):
         para.pretrain_loss(x)
 
 
