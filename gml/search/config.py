@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional
 
 from ..errors import ConfigError
 from ..space import build_search_space_recur
-from .searchers.base import normalize_mode
+from ..utils.checks import check_bool, check_int, check_number
+from .optimize_mode import OptimizeMode
 from .template import check_template
 
 TOP_KEYS = {'task', 'searcher', 'scheduler', 'generate_log', 'scalars',
@@ -35,7 +36,7 @@ class SearchConfig:
     space: Dict[str, Any]
     searcher_cfg: Dict[str, Any]
     reward_attribute: str
-    optimize_mode: str
+    optimize_mode: OptimizeMode
     reward_reduce: str
     scheduler_cfg: Dict[str, Any]
     parallel_size: int
@@ -55,19 +56,6 @@ def _mapping(value: Any, key: str, required: bool = True) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f'{key}: expected a mapping, found {value!r}')
     return dict(value)
-
-
-def _number(value: Any, key: str, integer: bool = False,
-            minimum: float = 0, strict: bool = True) -> Any:
-    kind = int if integer else (int, float)
-    bad = isinstance(value, bool) or not isinstance(value, kind)
-    if not bad:
-        bad = value <= minimum if strict else value < minimum
-    if bad:
-        what = 'an integer' if integer else 'a number'
-        bound = f'> {minimum}' if strict else f'>= {minimum}'
-        raise ConfigError(f'{key}: expected {what} {bound}, found {value!r}')
-    return value
 
 
 def load_yaml(path: str) -> Dict[str, Any]:
@@ -119,8 +107,9 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
     if not isinstance(reward_attribute, str) or not reward_attribute:
         raise ConfigError(f'searcher.reward_attribute: expected a metric '
                           f'name, found {reward_attribute!r}')
-    mode = normalize_mode(searcher.get('optimize_mode', 'max'))
-    searcher['optimize_mode'] = mode
+    mode = OptimizeMode.parse(searcher.get('optimize_mode', 'maximize'),
+                              'searcher.optimize_mode')
+    searcher['optimize_mode'] = mode.value
     reduce = searcher.pop('reward_reduce', 'final')
     if reduce not in REDUCES:
         raise ConfigError(f'searcher.reward_reduce: expected final or best, '
@@ -128,9 +117,8 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
 
     scheduler = _mapping(raw.get('scheduler'), 'scheduler', required=False)
     scheduler.setdefault('type', 'local')
-    parallel = _number(scheduler.pop('parallel_size', 1),
-                       'scheduler.parallel_size', integer=True, minimum=1,
-                       strict=False)
+    parallel = check_int(scheduler.pop('parallel_size', 1),
+                         'scheduler.parallel_size', 1)
     stop_raw = _mapping(scheduler.pop('stop_criterion', None),
                         'scheduler.stop_criterion', required=False)
     unknown = sorted(set(stop_raw) - set(STOP_KEYS))
@@ -143,10 +131,11 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
             continue
         path = f'scheduler.stop_criterion.{key}'
         if key == 'max_reward':
-            stop.max_reward = float(_number(value, path, minimum=float('-inf')))
-        else:
-            setattr(stop, key, _number(value, path,
-                                       integer=key == 'max_tries'))
+            stop.max_reward = check_number(value, path, finite=True)
+        elif key == 'max_tries':
+            stop.max_tries = check_int(value, path, 0, strict=True)
+        else:  # the time limits, in seconds
+            setattr(stop, key, check_number(value, path, 0, strict=True))
     assessor = scheduler.pop('assessor', None)
     if assessor is not None:
         assessor = _mapping(assessor, 'scheduler.assessor')
@@ -165,10 +154,7 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
                           f'{scalars!r}')
     if reward_attribute not in scalars:
         scalars.insert(0, reward_attribute)
-    generate_log = raw.get('generate_log', True)
-    if not isinstance(generate_log, bool):
-        raise ConfigError(f'generate_log: expected true or false, found '
-                          f'{generate_log!r}')
+    generate_log = check_bool(raw.get('generate_log', True), 'generate_log')
     return SearchConfig(
         raw=raw, template=task['template'], search_args=search_args,
         space=space, searcher_cfg=searcher,

@@ -20,8 +20,7 @@ from .config import SearchConfig
 from .metrics import MetricCollector, reduce_reward
 from .registry import ASSESSORS, SCHEDULERS, SEARCHERS
 from .schedulers.base import JobStatus, log_tail, read_exit_code
-from .store import (COMPLETED, EARLY_STOPPED, ENDED_STATES,
-                    FAILED, RUNNING, STOPPED, WAITING, TaskStore, Trial)
+from .store import TaskState, TaskStore, Trial, TrialState
 from .task import TaskDir
 
 HEARTBEAT_SECONDS = 2.0
@@ -75,13 +74,14 @@ class SearchStatus:
 
     def parts(self) -> List[str]:
         counts = self.counts
-        parts = [f'running {counts.get(RUNNING, 0)}',
-                 f'waiting {counts.get(WAITING, 0)}',
-                 f'done {counts.get(COMPLETED, 0)}',
-                 f'failed {counts.get(FAILED, 0)}',
-                 f'early-stopped {counts.get(EARLY_STOPPED, 0)}']
-        if counts.get(STOPPED):
-            parts.append(f'stopped {counts[STOPPED]}')
+        state = TrialState
+        parts = [f'running {counts.get(state.RUNNING, 0)}',
+                 f'waiting {counts.get(state.WAITING, 0)}',
+                 f'done {counts.get(state.COMPLETED, 0)}',
+                 f'failed {counts.get(state.FAILED, 0)}',
+                 f'early-stopped {counts.get(state.EARLY_STOPPED, 0)}']
+        if counts.get(state.STOPPED):
+            parts.append(f'stopped {counts[state.STOPPED]}')
         parts.append(f'best {self.best[1]:.4g} (trial {self.best[0]})'
                      if self.best else 'best -')
         if self.tries_left is not None:
@@ -167,7 +167,13 @@ class Controller:
 
     # -- the whole run -------------------------------------------------------
     def run(self, resume: bool = False) -> str:
-        """Run the task; return its final state (DONE or STOPPED)."""
+        """Run the task; return its final state (DONE or STOPPED).
+
+        However the run ends (normally, by an error, by Ctrl-C), the
+        scheduler is shut down: trials still running are stopped, and a
+        later ``search-run --resume`` re-queues them. Only a controller
+        killed outright leaves its trials running (resume adopts them).
+        """
         self.task.lock()
         try:
             self.store = TaskStore(self.task.db)
@@ -176,21 +182,29 @@ class Controller:
             else:
                 self.store.set_meta(name=self.task.name, config=self.cfg.raw,
                                     created=time.time(), elapsed=0.0)
-            self.store.set_meta(state='RUNNING', controller_pid=os.getpid(),
+            self.store.set_meta(state=TaskState.RUNNING,
+                                controller_pid=os.getpid(),
                                 heartbeat=time.time())
             if os.path.exists(self.task.stop_file):
                 os.remove(self.task.stop_file)
             self._loop()
-            state = 'STOPPED' if self.stop_reason else 'DONE'
+            state = TaskState.STOPPED if self.stop_reason \
+                else TaskState.DONE
             self.store.set_meta(state=state, stop_reason=self.stop_reason,
                                 elapsed=self.elapsed(), heartbeat=time.time())
             return state
         finally:
-            if hasattr(self.scheduler, 'shutdown'):
+            try:
+                if self.running:  # an error or Ctrl-C interrupted the loop
+                    print(f'[{self.task.name}] stopping {len(self.running)} '
+                          'running trial(s); `search-run --resume '
+                          f'{self.task.name}` runs them again',
+                          file=self.out, flush=True)
                 self.scheduler.shutdown()
-            if self.store is not None:
-                self.store.close()
-            self.task.unlock()
+            finally:
+                if self.store is not None:
+                    self.store.close()
+                self.task.unlock()
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.session_start
@@ -200,7 +214,7 @@ class Controller:
         meta = self.store.meta()
         self.elapsed_before = float(meta.get('elapsed', 0.0))
         for trial in self.store.trials():
-            if trial.state in ENDED_STATES:
+            if trial.state.ended:
                 self._tell(trial, trial.state, trial.reward)
                 continue
             trial_dir = self.task.trial_dir(trial.id)
@@ -211,12 +225,14 @@ class Controller:
                 continue  # ended while no controller ran: finalized by poll
             if job_id and self.scheduler.attach(job_id, trial_dir):
                 self.searcher.mark_pending(trial.params)
-                self.store.update_trial(trial.id, state=RUNNING, job_id=job_id,
+                self.store.update_trial(trial.id, state=TrialState.RUNNING,
+                                        job_id=job_id,
                                         message='re-attached after restart')
                 self._watch(trial, job_id, trial.started or time.time())
                 continue
             self.searcher.mark_pending(trial.params)
-            self.store.update_trial(trial.id, state=WAITING, job_id=None,
+            self.store.update_trial(trial.id, state=TrialState.WAITING,
+                                    job_id=None,
                                     message='re-queued after restart')
             self.waiting.append(trial.id)
 
@@ -254,17 +270,18 @@ class Controller:
             self.stop_reason = f'time_limits ({stop.time_limits:g} s) reached'
         elif stop.max_reward is not None:
             best = self.best()
-            if best is not None and (
-                    best[1] >= stop.max_reward if self.cfg.optimize_mode ==
-                    'max' else best[1] <= stop.max_reward):
+            if best is not None and \
+                    self.cfg.optimize_mode.reached(best[1], stop.max_reward):
                 self.stop_reason = (f'max_reward {stop.max_reward:g} reached '
                                     f'by trial {best[0]}')
 
     def _stop_everything(self) -> None:
         for trial_id in list(self.running):
-            self._end(trial_id, STOPPED, self.stop_reason, kill=True)
+            self._end(trial_id, TrialState.STOPPED, self.stop_reason,
+                      kill=True)
         while self.waiting:
-            self.store.update_trial(self.waiting.popleft(), state=STOPPED,
+            self.store.update_trial(self.waiting.popleft(),
+                                    state=TrialState.STOPPED,
                                     message=self.stop_reason)
         self._print_status(force=True)
 
@@ -303,13 +320,15 @@ class Controller:
             job_id = self.scheduler.launch(trial.id, command, trial_dir, env,
                                            self.cfg.stop.time_limits_per_job)
         except (OSError, RuntimeError) as exc:
-            self.store.update_trial(trial.id, state=FAILED, started=started,
+            self.store.update_trial(trial.id, state=TrialState.FAILED,
+                                    started=started,
                                     ended=time.time(),
                                     attempts=trial.attempts + 1,
                                     message=f'could not launch: {exc}')
-            self._tell(trial, FAILED, None)
+            self._tell(trial, TrialState.FAILED, None)
             return
-        self.store.update_trial(trial.id, state=RUNNING, started=started,
+        self.store.update_trial(trial.id, state=TrialState.RUNNING,
+                                started=started,
                                 job_id=job_id, attempts=trial.attempts + 1,
                                 message=None)
         self._watch(trial, job_id, started)
@@ -336,7 +355,7 @@ class Controller:
                 self._finish(run, status)
             elif limit is not None and time.time() - run.started > limit:
                 tail = log_tail(run.trial_dir)
-                self._end(run.trial.id, FAILED,
+                self._end(run.trial.id, TrialState.FAILED,
                           f'exceeded time_limits_per_job ({limit:g} s)'
                           + (f'\n{tail}' if tail else ''), kill=True)
             elif self.assessor is not None:
@@ -357,7 +376,7 @@ class Controller:
             return
         run.steps_seen = len(history)
         if not self.assessor.assess(run.trial.id, history):
-            self._end(run.trial.id, EARLY_STOPPED,
+            self._end(run.trial.id, TrialState.EARLY_STOPPED,
                       f'stopped by {type(self.assessor).__name__} after '
                       f'{len(history)} steps', kill=True)
 
@@ -367,7 +386,7 @@ class Controller:
         reward = reduce_reward(series, self.cfg.optimize_mode,
                                self.cfg.reward_reduce)
         if status.exit_code == 0 and reward is not None:
-            self._end(run.trial.id, COMPLETED, None)
+            self._end(run.trial.id, TrialState.COMPLETED, None)
             return
         if status.exit_code == 0:
             reason = (f'finished without reporting '
@@ -380,7 +399,8 @@ class Controller:
             if status.message:
                 reason += f' ({status.message})'
         tail = log_tail(run.trial_dir)
-        self._end(run.trial.id, FAILED, reason + (f'\n{tail}' if tail else ''))
+        self._end(run.trial.id, TrialState.FAILED,
+                  reason + (f'\n{tail}' if tail else ''))
 
     def _end(self, trial_id: int, state: str, message: Optional[str],
              kill: bool = False) -> None:
@@ -389,8 +409,9 @@ class Controller:
             self.scheduler.kill(run.job_id)
             self._record_metrics(run, force_scan=True)
         series = self.store.metric_series(trial_id, self.cfg.reward_attribute)
-        reduce = 'final' if state == EARLY_STOPPED else self.cfg.reward_reduce
-        reward = None if state == FAILED else reduce_reward(
+        reduce = 'final' if state == TrialState.EARLY_STOPPED \
+            else self.cfg.reward_reduce
+        reward = None if state == TrialState.FAILED else reduce_reward(
             series, self.cfg.optimize_mode, reduce)
         self.store.update_trial(trial_id, state=state, reward=reward,
                                 ended=time.time(), message=message)
@@ -399,21 +420,20 @@ class Controller:
 
     def _tell(self, trial: Trial, state: str, reward: Optional[float]) -> None:
         """Tell the searcher and assessor how a trial ended."""
-        usable = state in (COMPLETED, EARLY_STOPPED) and reward is not None
+        usable = state in (TrialState.COMPLETED, TrialState.EARLY_STOPPED) \
+            and reward is not None
         self.searcher.observe(trial.params, reward if usable else None)
         if self.assessor is not None:
             self.assessor.trial_end(trial.id, self._reward_history(trial.id),
-                                    completed=state == COMPLETED)
+                                    completed=state == TrialState.COMPLETED)
 
     # -- reporting -------------------------------------------------------------
     def best(self) -> Optional[Tuple[int, float]]:
         """(trial id, reward) of the best completed trial."""
-        rows = [(t.id, t.reward) for t in self.store.trials([COMPLETED])
+        rows = [(t.id, t.reward)
+                for t in self.store.trials([TrialState.COMPLETED])
                 if t.reward is not None]
-        if not rows:
-            return None
-        pick = max if self.cfg.optimize_mode == 'max' else min
-        return pick(rows, key=lambda r: r[1])
+        return self.cfg.optimize_mode.best(rows, key=lambda r: r[1])
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
@@ -436,11 +456,11 @@ class Controller:
                               time_left, self.elapsed())
         if detailed:
             for trial in trials:
-                if trial.state == RUNNING:
+                if trial.state == TrialState.RUNNING:
                     history = self._reward_history(trial.id)
                     status.running.append(
                         (trial, history[-1] if history else None))
-            ended = sorted((t for t in trials if t.state in ENDED_STATES),
+            ended = sorted((t for t in trials if t.state.ended),
                            key=lambda t: (t.ended or 0, t.id))
             status.recent = [(t, t.reward) for t in ended[-5:]]
         return status

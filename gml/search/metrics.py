@@ -18,6 +18,8 @@ import os
 import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from .optimize_mode import OptimizeMode
+
 Record = Tuple[str, int, float]
 
 # Short names a search config may use for mmpretrain's metric keys.
@@ -109,12 +111,12 @@ class MetricCollector:
         return records
 
 
-def reduce_reward(series: Iterable[Tuple[int, float]], mode: str,
-                  reduce: str) -> Optional[float]:
+def reduce_reward(series: Iterable[Tuple[int, float]],
+                  mode: OptimizeMode, reduce: str) -> Optional[float]:
     """The trial's reward: its last value, or its best in direction ``mode``."""
     values = [v for _, v in series if v is not None and not math.isnan(v)]
     if not values:
         return None
     if reduce == 'final':
         return values[-1]
-    return max(values) if mode == 'max' else min(values)
+    return mode.best(values)

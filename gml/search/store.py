@@ -11,13 +11,45 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-WAITING, RUNNING = 'WAITING', 'RUNNING'
-COMPLETED, FAILED = 'COMPLETED', 'FAILED'
-EARLY_STOPPED, STOPPED = 'EARLY_STOPPED', 'STOPPED'
-ACTIVE_STATES = (WAITING, RUNNING)
-ENDED_STATES = (COMPLETED, FAILED, EARLY_STOPPED, STOPPED)
+
+class _Word(str, Enum):
+    """A state stored as its name; it compares equal to that string, so
+    rows written before the enum existed read the same."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class TrialState(_Word):
+    """Where a trial is (the ``state`` column of the trials table)."""
+
+    WAITING = 'WAITING'              # created or re-queued, not running
+    RUNNING = 'RUNNING'              # its process or job runs
+    COMPLETED = 'COMPLETED'          # exited 0 and reported the reward
+    FAILED = 'FAILED'                # anything else that ended it badly
+    EARLY_STOPPED = 'EARLY_STOPPED'  # stopped by the assessor
+    STOPPED = 'STOPPED'              # stopped with the whole task
+
+    @property
+    def ended(self) -> bool:
+        """True once the trial will not run again."""
+        return self not in (TrialState.WAITING, TrialState.RUNNING)
+
+
+class TaskState(_Word):
+    """Where a task is (``state`` in the meta table); INTERRUPTED is never
+    stored: it is a RUNNING task whose controller is gone."""
+
+    RUNNING = 'RUNNING'
+    DONE = 'DONE'
+    STOPPED = 'STOPPED'
+    INTERRUPTED = 'INTERRUPTED'
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -48,7 +80,7 @@ class Trial:
     """One row of the trials table."""
     id: int
     params: Dict[str, Any]
-    state: str
+    state: TrialState
     reward: Optional[float]
     created: float
     started: Optional[float]
@@ -56,6 +88,9 @@ class Trial:
     job_id: Optional[str]
     attempts: int
     message: Optional[str]
+
+    def __post_init__(self):
+        self.state = TrialState(self.state)
 
     @property
     def duration(self) -> Optional[float]:
@@ -104,7 +139,7 @@ class TaskStore:
     def add_trial(self, params: Dict[str, Any]) -> int:
         cur = self.db.execute(
             'INSERT INTO trials (params, state, created) VALUES (?, ?, ?)',
-            (json.dumps(params), WAITING, time.time()))
+            (json.dumps(params), TrialState.WAITING.value, time.time()))
         self.db.commit()
         return int(cur.lastrowid)
 
@@ -114,11 +149,12 @@ class TaskStore:
                         (*values.values(), trial_id))
         self.db.commit()
 
-    def trials(self, states: Optional[Iterable[str]] = None) -> List[Trial]:
+    def trials(self, states: Optional[Iterable[TrialState]] = None) -> \
+            List[Trial]:
         query = 'SELECT * FROM trials'
         args: Tuple = ()
         if states is not None:
-            states = tuple(states)
+            states = tuple(TrialState(s).value for s in states)
             query += f' WHERE state IN ({",".join("?" * len(states))})'
             args = states
         rows = self.db.execute(query + ' ORDER BY id', args).fetchall()

@@ -38,7 +38,10 @@ def _raw(**over):
 
 def test_defaults_of_a_minimal_config():
     cfg = parse_config(_raw())
-    assert cfg.searcher_cfg == dict(type='GridSearcher', optimize_mode='max')
+    assert cfg.searcher_cfg == dict(type='GridSearcher',
+                                    optimize_mode='maximize')
+    assert parse_config(_raw(searcher=dict(optimize_mode='min'))) \
+        .optimize_mode == 'minimize'  # the short words are aliases
     assert (cfg.reward_attribute, cfg.reward_reduce) == ('acc', 'final')
     assert cfg.scheduler_cfg == dict(type='local')
     assert cfg.parallel_size == 1 and cfg.generate_log is True

@@ -2,17 +2,13 @@
 from abc import ABC, abstractmethod
 from typing import List, Sequence
 
-from ...errors import ConfigError
-from ..searchers.base import normalize_mode
-
-LONG_MODES = {'max': 'maximize', 'min': 'minimize'}
+from ...utils.checks import check_int
+from ..optimize_mode import OptimizeMode
 
 
-def normalize_assessor_mode(mode: str,
-                            key: str = 'scheduler.assessor.optimize_mode'
-                            ) -> str:
-    """Accept maximize/minimize and max/min; return the long form."""
-    return LONG_MODES[normalize_mode(mode, key)]
+def check_assessor_int(value, name: str, minimum: int) -> int:
+    """``scheduler.assessor.<name>`` as an int >= ``minimum``."""
+    return check_int(value, f'scheduler.assessor.{name}', minimum)
 
 
 class Assessor(ABC):
@@ -25,16 +21,15 @@ class Assessor(ABC):
     trials never mix.
 
     Args:
-        optimize_mode: ``'maximize'`` or ``'minimize'``.
+        optimize_mode: ``'maximize'`` or ``'minimize'`` (or ``'max'`` /
+            ``'min'``).
         start_step: no judgement before a trial has this many values.
     """
 
     def __init__(self, optimize_mode: str = 'maximize', start_step: int = 1):
-        self.optimize_mode = normalize_assessor_mode(optimize_mode)
-        if not isinstance(start_step, int) or start_step < 0:
-            raise ConfigError(f'scheduler.assessor.start_step: expected an '
-                              f'integer >= 0, found {start_step!r}')
-        self.start_step = start_step
+        self.optimize_mode = OptimizeMode.parse(
+            optimize_mode, 'scheduler.assessor.optimize_mode')
+        self.start_step = check_assessor_int(start_step, 'start_step', 0)
 
     @abstractmethod
     def assess(self, trial_id: int, history: Sequence[float]) -> bool:

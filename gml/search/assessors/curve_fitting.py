@@ -5,17 +5,14 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from ...errors import ConfigError
-from ...utils.checks import check_int
+from ...utils.checks import check_number
+from ..optimize_mode import OptimizeMode
 from ..registry import ASSESSORS
-from .base import Assessor
+from .base import Assessor, check_assessor_int
 
 logger = logging.getLogger(__name__)
 
 SLOW_PREDICTION_S = 60.0
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    return check_int(value, f'scheduler.assessor.{name}', minimum)
 
 
 @ASSESSORS.register()
@@ -51,28 +48,22 @@ class CurveFittingAssessor(Assessor):
                  epoch_num: int = 20, threshold: float = 0.95, gap: int = 1,
                  seed: int = 0):
         super().__init__(optimize_mode, start_step)
-        if self.optimize_mode != 'maximize':
+        if self.optimize_mode is not OptimizeMode.MAXIMIZE:
             raise ConfigError(
                 'scheduler.assessor.optimize_mode: CurveFittingAssessor only '
                 'supports maximize (NNI removed its minimize mode because it '
                 'stopped good trials early, nni#2429); report an '
                 'accuracy-like metric, or use MedianStopAssessor')
-        self.epoch_num = _check_int(epoch_num, 'epoch_num', 1)
+        self.epoch_num = check_assessor_int(epoch_num, 'epoch_num', 1)
         if start_step > epoch_num:
             raise ConfigError(
                 f'scheduler.assessor.start_step: {start_step} is after '
                 f'epoch_num {epoch_num}, so no trial would ever be judged')
-        if isinstance(threshold, bool) \
-                or not isinstance(threshold, (int, float)) \
-                or not math.isfinite(threshold) or threshold <= 0:
-            raise ConfigError(f'scheduler.assessor.threshold: expected a '
-                              f'number > 0, found {threshold!r}')
-        self.threshold = float(threshold)
-        self.gap = _check_int(gap, 'gap', 1)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f'scheduler.assessor.seed: expected an integer '
-                              f'>= 0, found {seed!r}')
-        self.seed = seed
+        self.threshold = check_number(threshold,
+                                      'scheduler.assessor.threshold', 0,
+                                      strict=True, finite=True)
+        self.gap = check_assessor_int(gap, 'gap', 1)
+        self.seed = check_assessor_int(seed, 'seed', 0)
         # Final value of every successfully completed trial, by trial id.
         self._final: Dict[int, float] = {}
         # Length of the history at each running trial's last judgement.

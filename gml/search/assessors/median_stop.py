@@ -2,13 +2,9 @@
 import math
 from typing import Dict, List, Sequence
 
-from ...utils.checks import check_int
+from ..optimize_mode import OptimizeMode
 from ..registry import ASSESSORS
-from .base import Assessor
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    return check_int(value, f'scheduler.assessor.{name}', minimum)
+from .base import Assessor, check_assessor_int
 
 
 @ASSESSORS.register()
@@ -47,10 +43,10 @@ class MedianStopAssessor(Assessor):
                  n_startup_trials: int = 5, n_min_trials: int = 1,
                  interval_steps: int = 1):
         super().__init__(optimize_mode, start_step)
-        self.n_startup_trials = _check_int(n_startup_trials,
+        self.n_startup_trials = check_assessor_int(n_startup_trials,
                                            'n_startup_trials', 0)
-        self.n_min_trials = _check_int(n_min_trials, 'n_min_trials', 1)
-        self.interval_steps = _check_int(interval_steps, 'interval_steps', 1)
+        self.n_min_trials = check_assessor_int(n_min_trials, 'n_min_trials', 1)
+        self.interval_steps = check_assessor_int(interval_steps, 'interval_steps', 1)
         # Prefix sums of every successfully completed trial's history, by
         # trial id: running average at step S = sums[S] / S.
         self._sums: Dict[int, List[float]] = {}
@@ -70,7 +66,8 @@ class MedianStopAssessor(Assessor):
             return None, 0
         averages.sort()
         n = len(averages)
-        index = (n - 1) // 2 if self.optimize_mode == 'maximize' else n // 2
+        maximize = self.optimize_mode is OptimizeMode.MAXIMIZE
+        index = (n - 1) // 2 if maximize else n // 2
         return averages[index], n
 
     def _on_interval(self, previous: int, step: int) -> bool:
@@ -94,12 +91,11 @@ class MedianStopAssessor(Assessor):
         values = [float(v) for v in history if not math.isnan(v)]
         if not values:
             return False
-        maximize = self.optimize_mode == 'maximize'
-        best = max(values) if maximize else min(values)
+        best = self.optimize_mode.best(values)
         median, count = self.median_at(step)
         if median is None or count < self.n_min_trials:
             return True
-        return not (best < median if maximize else best > median)
+        return self.optimize_mode.reached(best, median)
 
     def trial_end(self, trial_id: int, history: List[float],
                   completed: bool) -> None:

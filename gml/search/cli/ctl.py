@@ -22,6 +22,7 @@ import time
 
 from ...errors import ConfigError
 from ...utils.cli import run_cli
+from ..store import TaskState, TrialState
 
 
 def parse_args(argv=None):
@@ -73,9 +74,9 @@ def open_task(name, root):
 
 def task_state(task, meta) -> str:
     if task.is_locked():
-        return 'RUNNING'
+        return TaskState.RUNNING
     state = meta.get('state', 'UNKNOWN')
-    return 'INTERRUPTED' if state == 'RUNNING' else state
+    return TaskState.INTERRUPTED if state == TaskState.RUNNING else state
 
 
 def cmd_list(args) -> None:
@@ -124,7 +125,8 @@ def cmd_show(args) -> None:
     after = ['', f'best: trial {best.id}, {cfg.reward_attribute} = '
              f'{best.reward:.4g}, params {json.dumps(best.params)}'
              if best else 'best: no trial completed yet']
-    failed = [t for t in trials if t.state == 'FAILED' and t.message]
+    failed = [t for t in trials
+              if t.state == TrialState.FAILED and t.message]
     for t in failed[-3:]:
         first = t.message.splitlines()[0]
         after.append(f'trial {t.id} failed: {first}')
@@ -152,14 +154,13 @@ def cmd_stop(args) -> None:
         return
     # no controller: stop the trials it left running
     from ..controller import build_components
-    running = store.trials(['RUNNING'])
+    running = store.trials([TrialState.RUNNING])
     if running:
         scheduler = build_components(cfg, task.name)[2]
         for trial in running:
             if trial.job_id:
                 scheduler.kill(trial.job_id)
-        if hasattr(scheduler, 'shutdown'):
-            scheduler.shutdown()
+        scheduler.shutdown()
     print(f'task {task.name!r} has no running controller; killed '
           f'{len(running)} trial process(es) it left (a later '
           '`search-run --resume` re-queues them)')

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ..controller import SearchStatus, format_seconds
-from ..store import RUNNING
+from ..store import TrialState
 from .tables import flatten, fmt, rich_table
 
 
@@ -34,7 +34,7 @@ def render_status(status: SearchStatus, now: Optional[float] = None):
     rows = []
     for trial, reward in status.running:
         seconds = now - trial.started if trial.started else None
-        rows.append([trial.id, RUNNING, reward,
+        rows.append([trial.id, TrialState.RUNNING, reward,
                      format_seconds(seconds) if seconds is not None else None,
                      _params(trial.params)])
     for trial, reward in reversed(status.recent):

@@ -1,6 +1,8 @@
 """search-ctl plot: one PNG with the three views of a task."""
 from typing import List
 
+from ...utils.checks import is_number
+from ..store import TrialState
 from .tables import flatten
 
 
@@ -15,26 +17,26 @@ def plot_task(store, cfg, output: str, title: str = '') -> None:
     numeric: List[str] = []
     for t in trials:
         for key, value in flatten(t.params).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and key not in numeric:
+            if is_number(value) and key not in numeric:
                 numeric.append(key)
     panels = 2 + len(numeric)
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 4),
                              squeeze=False)
     axes = axes[0]
-    better = max if cfg.optimize_mode == 'max' else min
 
     ax = axes[0]
-    colors = {'COMPLETED': 'tab:blue', 'EARLY_STOPPED': 'tab:orange',
-              'STOPPED': 'tab:gray', 'FAILED': 'tab:red'}
+    colors = {TrialState.COMPLETED: 'tab:blue',
+              TrialState.EARLY_STOPPED: 'tab:orange',
+              TrialState.STOPPED: 'tab:gray', TrialState.FAILED: 'tab:red'}
     for state, color in colors.items():
         pts = [(t.id, t.reward) for t in done if t.state == state]
         if pts:
             ax.scatter(*zip(*pts), color=color, label=state.lower(), s=18)
     best, curve = None, []
     for t in sorted(done, key=lambda t: t.id):
-        if t.state == 'COMPLETED':
-            best = t.reward if best is None else better(best, t.reward)
+        if t.state == TrialState.COMPLETED:
+            best = cfg.optimize_mode.best(
+                v for v in (best, t.reward) if v is not None)
         curve.append((t.id, best))
     curve = [(i, b) for i, b in curve if b is not None]
     if curve:

@@ -5,12 +5,14 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from ..store import Trial
+from ..optimize_mode import OptimizeMode
+from ..store import Trial, TrialState
 
 # a colour per trial state in the rich tables
-STATE_STYLES = {'COMPLETED': 'green', 'FAILED': 'red', 'RUNNING': 'cyan',
-                'WAITING': 'dim', 'EARLY_STOPPED': 'yellow',
-                'STOPPED': 'magenta'}
+STATE_STYLES = {TrialState.COMPLETED: 'green', TrialState.FAILED: 'red',
+                TrialState.RUNNING: 'cyan', TrialState.WAITING: 'dim',
+                TrialState.EARLY_STOPPED: 'yellow',
+                TrialState.STOPPED: 'magenta'}
 
 
 def flatten(params: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
@@ -119,9 +121,7 @@ def print_table(headers: Sequence[str], rows: List[Sequence[Any]],
         console.print(rich_table(headers, rows, **rich_options))
 
 
-def best_trial(trials: List[Trial], mode: str) -> Optional[Trial]:
-    done = [t for t in trials if t.state == 'COMPLETED' and t.reward is not None]
-    if not done:
-        return None
-    pick = max if mode == 'max' else min
-    return pick(done, key=lambda t: t.reward)
+def best_trial(trials: List[Trial], mode: OptimizeMode) -> Optional[Trial]:
+    done = [t for t in trials
+            if t.state == TrialState.COMPLETED and t.reward is not None]
+    return mode.best(done, key=lambda t: t.reward)

@@ -75,6 +75,9 @@ class Scheduler(ABC):
 
     ``launch`` returns a job id (a string the store keeps), from which
     ``poll``, ``kill`` and ``attach`` work, also in a new controller process.
+    The controller is the only caller, from one thread; it calls
+    ``shutdown`` once when it ends, however it ends (unless it is killed
+    outright: then a later controller adopts the jobs with ``attach``).
 
     Args:
         parallel_size: trials running at once (at most).
@@ -99,7 +102,33 @@ class Scheduler(ABC):
     @abstractmethod
     def launch(self, trial_id: int, command: str, trial_dir: str,
                env: Dict[str, str], time_limit: Optional[float]) -> str:
-        ...
+        """Start trial ``trial_id`` and return its job id without waiting
+        for it to run.
+
+        Args:
+            trial_id: the trial's number in the store (names the job).
+            command: the rendered shell command line of the trial.
+            trial_dir: the trial's folder (it exists); the job runs
+                ``trial_dir/run.sh`` (:func:`write_script`), which records
+                the command's exit status in ``trial_dir/exit_code``, and
+                its output goes to ``trial_dir/log.txt`` when
+                ``generate_log``.
+            env: environment variables the trial gets on top of the
+                controller's.
+            time_limit: the trial's time limit in seconds, or None. The
+                controller enforces it; a scheduler may also hand it to
+                its backend (with a margin, so the controller's timeout
+                comes first).
+
+        Returns:
+            The job id: a string the store keeps and from which
+            :meth:`poll`, :meth:`kill` and :meth:`attach` find the job,
+            also in a later controller process.
+
+        Raises:
+            OSError or RuntimeError when the trial could not be started;
+            the controller records the trial FAILED and goes on.
+        """
 
     @abstractmethod
     def poll(self, job_ids: List[str], trial_dirs: Dict[str, str]) -> \
@@ -108,7 +137,14 @@ class Scheduler(ABC):
 
     @abstractmethod
     def kill(self, job_id: str) -> None:
-        ...
+        """Stop job ``job_id`` and everything it started, and forget it.
+
+        Returns without waiting for the job to end (:meth:`housekeeping`
+        and :meth:`shutdown` finish what takes time) and frees the job's
+        slot and resources at once. A job that has already ended, or one
+        this scheduler did not launch (left by an earlier controller), is
+        no error. The job is not polled again.
+        """
 
     @abstractmethod
     def attach(self, job_id: str, trial_dir: str) -> bool:
@@ -121,6 +157,17 @@ class Scheduler(ABC):
 
     def housekeeping(self) -> None:
         """Called every loop: finish kills in progress, and the like."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """The controller is ending: normally, on an error or on Ctrl-C.
+
+        Stops every job this scheduler launched or adopted that still runs
+        or waits (a later ``search-run --resume`` re-queues their trials),
+        waits a little for killed jobs to go and releases what the
+        scheduler holds (signal handlers, pipes). Called once; the
+        scheduler is not used after it.
+        """
 
     def wait(self, timeout: float) -> None:
         """Sleep until the next poll (a scheduler may wake up earlier when

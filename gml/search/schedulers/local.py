@@ -58,7 +58,8 @@ class LocalScheduler(Scheduler):
     (default 0: GPUs are not assigned); ``gpus`` (ids to share out; default
     CUDA_VISIBLE_DEVICES or every GPU nvidia-smi lists). Trials get disjoint
     ``CUDA_VISIBLE_DEVICES``. Stopping a trial signals its whole process
-    group (SIGTERM, then SIGKILL after 5 s).
+    group (SIGTERM, then SIGKILL after 5 s); :meth:`shutdown` stops every
+    trial still running this way and waits for them to go.
     """
 
     def __init__(self, parallel_size: int = 1, generate_log: bool = True,
@@ -198,7 +199,10 @@ class LocalScheduler(Scheduler):
         self._wakeup.wait(timeout)
 
     def shutdown(self, wait: float = KILL_GRACE_SECONDS) -> None:
-        """Wait for killed process groups to end (SIGKILL past the grace)."""
+        """Kill the trials still running (launched or adopted), wait for
+        every killed process group to end (SIGKILL after ``wait`` s)."""
+        for job_id in list(self.children) + list(self.adopted):
+            self.kill(job_id)
         deadline = time.monotonic() + wait + 1
         while self.dying and time.monotonic() < deadline:
             self.housekeeping()

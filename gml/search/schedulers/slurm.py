@@ -5,7 +5,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Set, Union
 
 from ...errors import ConfigError
 from ...utils.checks import check_int
@@ -34,6 +34,8 @@ class SlurmScheduler(Scheduler):
     Jobs are named ``gml-<task>-<trial id>``; their time limit is
     ``time_limits_per_job`` rounded up to minutes, plus one minute so that
     the controller's own timeout (which records the trial) comes first.
+    :meth:`shutdown` cancels the jobs it launched or adopted that are still
+    queued or running.
     """
 
     def __init__(self, parallel_size: int = 1, generate_log: bool = True,
@@ -54,6 +56,7 @@ class SlurmScheduler(Scheduler):
             sbatch_args = shlex.split(sbatch_args)
         self.sbatch_args = list(sbatch_args or [])
         self.missing: Dict[str, int] = {}
+        self.jobs: Set[str] = set()  # launched or adopted, not seen ending
 
     def launch(self, trial_id, command, trial_dir, env, time_limit):
         lines = [f'--job-name=gml-{self.task_name}-{trial_id}',
@@ -72,7 +75,9 @@ class SlurmScheduler(Scheduler):
         out = _run(['sbatch', '--parsable', *self.sbatch_args, script])
         if out.returncode != 0:
             raise RuntimeError(f'sbatch failed: {out.stderr.strip()}')
-        return out.stdout.strip().split(';')[0]
+        job_id = out.stdout.strip().split(';')[0]
+        self.jobs.add(job_id)
+        return job_id
 
     def _queue_states(self, job_ids: List[str]) -> Dict[str, str]:
         out = _run(['squeue', '-h', '-u', getpass.getuser(), '-o', '%i %T'])
@@ -116,10 +121,19 @@ class SlurmScheduler(Scheduler):
             else:
                 statuses[job_id] = JobStatus(False, code)
             self.missing.pop(job_id, None)
+            self.jobs.discard(job_id)
         return statuses
 
     def kill(self, job_id):
         _run(['scancel', job_id])
+        self.jobs.discard(job_id)
+
+    def shutdown(self):
+        """``scancel`` every job launched or adopted that has not been seen
+        ending (Slurm ignores the ones that ended meanwhile)."""
+        if self.jobs:
+            _run(['scancel', *sorted(self.jobs)])
+            self.jobs.clear()
 
     def find(self, trial_id, trial_dir):
         name = f'gml-{self.task_name}-{trial_id}'
@@ -131,4 +145,7 @@ class SlurmScheduler(Scheduler):
     def attach(self, job_id, trial_dir):
         if read_exit_code(trial_dir) is not None:
             return False
-        return self._queue_states([job_id]).get(job_id) in ACTIVE
+        if self._queue_states([job_id]).get(job_id) not in ACTIVE:
+            return False
+        self.jobs.add(job_id)
+        return True

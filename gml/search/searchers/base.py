@@ -2,22 +2,10 @@
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional
 
-from ...errors import ConfigError
 from ...space import Space, iter_spaces
+from ..optimize_mode import OptimizeMode
 
 Params = Dict[str, Any]
-
-MODES = ('max', 'min')
-
-
-def normalize_mode(mode: str, key: str = 'searcher.optimize_mode') -> str:
-    """Accept max/min and maximize/minimize; return 'max' or 'min'."""
-    aliases = {'max': 'max', 'maximize': 'max', 'min': 'min',
-               'minimize': 'min'}
-    if mode not in aliases:
-        raise ConfigError(f'{key}: expected max or min (or maximize / '
-                          f'minimize), found {mode!r}')
-    return aliases[mode]
 
 
 class Searcher(ABC):
@@ -32,14 +20,17 @@ class Searcher(ABC):
     Args:
         space: the task's ``search_args`` as a space tree: a dict from
             argument name to a :class:`~gml.space.Space` or a fixed value.
-        optimize_mode: ``'max'`` or ``'min'`` for the reward.
+        optimize_mode: ``'maximize'`` or ``'minimize'`` the reward (or
+            ``'max'`` / ``'min'``).
         seed: makes every random choice reproducible.
     """
 
-    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+    def __init__(self, space: Dict[str, Any],
+                 optimize_mode: str = 'maximize',
                  seed: Optional[int] = None):
         self.space = space
-        self.optimize_mode = normalize_mode(optimize_mode)
+        self.optimize_mode = OptimizeMode.parse(optimize_mode,
+                                                'searcher.optimize_mode')
         self.seed = seed
         self.check_space(space)
 
@@ -60,7 +51,7 @@ class Searcher(ABC):
     # -- helpers for subclasses -----------------------------------------
     def utility(self, reward: float) -> float:
         """The reward turned so that larger is always better."""
-        return reward if self.optimize_mode == 'max' else -reward
+        return self.optimize_mode.utility(reward)
 
     def spaces(self) -> List[tuple]:
         """``(name, space)`` for every searchable leaf of the space tree."""

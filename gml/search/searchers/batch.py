@@ -15,7 +15,7 @@ class BatchSearcher(ListSearcher):
     options are plain values (no spaces inside). With several ``Nested``
     args, they are zipped option by option (the i-th trial takes option i of
     each), so they must list the same number of options; fixed values go into
-    every trial. Config keys: ``optimize_mode`` (``max``); ``seed`` is
+    every trial. Config keys: ``optimize_mode`` (``maximize``); ``seed`` is
     accepted and unused. ``suggest()`` returns None once all ran.
     """
 

@@ -41,7 +41,8 @@ class EvolutionSearcher(LoggedSearcher):
     with the same population.
     """
 
-    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+    def __init__(self, space: Dict[str, Any],
+                 optimize_mode: str = 'maximize',
                  seed: Optional[int] = None, population_size: int = 32,
                  top_k: Optional[int] = None, mutate_prob: float = 0.15,
                  crossover_prob: float = 0.5):

@@ -20,7 +20,8 @@ class ListSearcher(Searcher):
     resumed task never proposes a point twice.
     """
 
-    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+    def __init__(self, space: Dict[str, Any],
+                 optimize_mode: str = 'maximize',
                  seed: Optional[int] = None):
         super().__init__(space, optimize_mode, seed)
         self._iter: Optional[Iterator[Any]] = None
@@ -62,7 +63,7 @@ class ListSearcher(Searcher):
 class GridSearcher(ListSearcher):
     """Every configuration of the cartesian product, in ``grid_of`` order.
 
-    Config keys: ``optimize_mode`` (``max``); ``seed`` is accepted and
+    Config keys: ``optimize_mode`` (``maximize``); ``seed`` is accepted and
     unused. Every space must be enumerable: a ``Real`` needs ``step`` or
     ``count``. ``suggest()`` returns None once the grid is used up.
     """

@@ -16,15 +16,16 @@ class RandomSearcher(LoggedSearcher):
     """Samples every space independently (``Real`` in log space when
     ``log``).
 
-    Config keys: ``optimize_mode`` (``max``), ``seed`` (None: a fresh random
-    seed), ``max_unique_tries`` (100): samples drawn per suggestion to avoid a
-    configuration that was already handed out; after that many a repeat is
-    accepted (tiny discrete spaces). The i-th suggestion depends only on the
-    seed, i and the configurations handed out before it, so a resumed task
-    continues the very same sequence. Never runs out.
+    Config keys: ``optimize_mode`` (``maximize``), ``seed`` (None: a fresh
+    random seed), ``max_unique_tries`` (100): samples drawn per suggestion to
+    avoid a configuration that was already handed out; after that many a
+    repeat is accepted (tiny discrete spaces). The i-th suggestion depends
+    only on the seed, i and the configurations handed out before it, so a
+    resumed task continues the very same sequence. Never runs out.
     """
 
-    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+    def __init__(self, space: Dict[str, Any],
+                 optimize_mode: str = 'maximize',
                  seed: Optional[int] = None, max_unique_tries: int = 100):
         super().__init__(space, optimize_mode, seed)
         self._seed = base_seed(seed)

@@ -51,7 +51,8 @@ class SkoptSearcher(LoggedSearcher):
     samples at random.
     """
 
-    def __init__(self, space: Dict[str, Any], optimize_mode: str = 'max',
+    def __init__(self, space: Dict[str, Any],
+                 optimize_mode: str = 'maximize',
                  seed: Optional[int] = None, base_estimator: str = 'GP',
                  n_initial_points: int = 10, acq_func: str = 'gp_hedge',
                  liar_strategy: str = 'cl_min'):
