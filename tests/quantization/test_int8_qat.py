@@ -72,7 +72,9 @@ def test_backend_names():
      'weight_symmetric: the pt2e quantizers store weights symmetric'),
     (dict(custom_qconfig=dict(act_symmetric=True)),
      'act_symmetric: the x86 backend runs unsigned'),
-    (dict(custom_qconfig=dict(averaging_constant=0)), 'averaging_constant'),
+    (dict(custom_qconfig=dict(averaging_constant=0)),
+     r'custom_qconfig\.averaging_constant: expected a number in \(0, 1\], '
+     'found 0$'),
     (dict(input_shape=(3, 16, 16)), r'input_shape: expected \(1, C, H, W\)'),
 ])
 def test_bad_settings_name_the_key(kwargs, message):
@@ -182,7 +184,9 @@ def test_fuse_config_is_checked_against_the_graph():
                        ' of backbone.conv1'):
         quantizer(fuse_config={'backbone': ['conv1', 'relu']}).prepare(
             digits_model())
-    with pytest.raises(ConfigError, match='needs two or more modules'):
+    with pytest.raises(ConfigError, match=r"fuse_config\['backbone'\]: a "
+                       r"fused group needs two or more modules, found "
+                       r"\['conv1'\]$"):
         quantizer(fuse_config={'backbone': [['conv1']]}).prepare(
             digits_model())
     # XNNPACK quantizes a conv's output before a ReLU6: not fusable there

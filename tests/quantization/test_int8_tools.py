@@ -88,25 +88,30 @@ def test_qat_export_and_int8_evaluation(tmp_path, digits_baseline):
 
 
 def test_tools_refuse_what_they_cannot_do(tmp_path):
+    # a user mistake: exit 2 and one 'tool: error: ...' line, no traceback
     lowbit = run_tool([sys.executable, 'tools/export_quantized.py',
                        'configs/quantization/lsq/lsq_w4a4_resnet_digits.py',
                        'x.pth', '--out-dir', str(tmp_path)])
-    assert lowbit.returncode != 0 and 'Traceback' not in lowbit.stderr
-    assert 'is not int8 QAT (gml.QAT with gml.TorchDefaultQuantizer)' in \
-        lowbit.stderr
+    assert lowbit.returncode == 2 and 'Traceback' not in lowbit.stderr
+    assert lowbit.stderr.strip().splitlines()[-1] == (
+        'export_quantized.py: error: configs/quantization/lsq/'
+        'lsq_w4a4_resnet_digits.py: algorithm QAT is not int8 QAT (gml.QAT '
+        'with gml.TorchDefaultQuantizer)')
     compiled = run_tool([sys.executable, 'tools/test.py',
                          'configs/baseline/digits_resnet.py', CONFIG,
                          '--compile'])
-    assert compiled.returncode != 0 and 'Traceback' not in compiled.stderr
-    assert '--compile: applies to .pt2 programs only' in compiled.stderr
+    assert compiled.returncode == 2 and 'Traceback' not in compiled.stderr
+    assert compiled.stderr.strip().splitlines()[-1] == \
+        'test.py: error: --compile: applies to .pt2 programs only'
     broken = tmp_path / 'broken.pt2'
     broken.write_bytes(b'not a program')
     unreadable = run_tool([sys.executable, 'tools/test.py', CONFIG,
                            str(broken)])
-    assert unreadable.returncode != 0 and 'Traceback' not in \
+    assert unreadable.returncode == 2 and 'Traceback' not in \
         unreadable.stderr
-    assert 'broken.pt2: not a readable torch.export program (not a .pt2 ' \
-        'archive)' in unreadable.stderr
+    assert unreadable.stderr.strip().splitlines()[-1] == (
+        f'test.py: error: {broken}: not a readable torch.export program '
+        '(not a .pt2 archive)')
 
 
 @pytest.mark.slow

@@ -74,13 +74,18 @@ def test_bad_settings_name_the_key():
     with pytest.raises(ConfigError, match='quantizer.weight_bits: expected '
                        'an integer from 1 to 8, found 9'):
         LowBitQuantizer('lsq', weight_bits=9)
-    with pytest.raises(ConfigError, match='quantizer.act_bits'):
+    with pytest.raises(ConfigError, match=r'^quantizer\.act_bits: expected '
+                       r'an integer from 1 to 8, found 0$'):
         LowBitQuantizer('pact', act_bits=0)
-    with pytest.raises(ConfigError, match='quantizer.method'):
+    with pytest.raises(ConfigError, match=r"^quantizer\.method: expected one "
+                       r"of 'dorefa', 'pact', 'lsq', 'lqnets', 'xnor', found "
+                       r"'binary'$"):
         LowBitQuantizer('binary')
-    with pytest.raises(ConfigError, match="method 'xnor' binarizes"):
+    with pytest.raises(ConfigError, match=r"^quantizer\.weight_bits: method "
+                       r"'xnor' binarizes \(1\), found 2$"):
         LowBitQuantizer('xnor', weight_bits=2, act_bits=32)
-    with pytest.raises(ConfigError, match='LSQQuantizer.bits'):
+    with pytest.raises(ConfigError, match=r'^LSQQuantizer\.bits: expected an '
+                       r'integer from 2 to 8, found 1$'):
         LowBitQuantizer('lsq', weight_bits=1)
     model = nn.Sequential(nn.Conv2d(3, 3, 1), nn.Conv2d(3, 3, 1),
                           nn.Conv2d(3, 3, 1))
@@ -89,7 +94,9 @@ def test_bad_settings_name_the_key():
         LowBitQuantizer('lsq', skip_layers=['1x']).prepare(model)
     with pytest.raises(ConfigError, match='no conv or linear layer left'):
         LowBitQuantizer('lsq', skip_layers=['1']).prepare(model)
-    with pytest.raises(ConfigError, match='algorithm.quantizer'):
+    with pytest.raises(ConfigError, match=r"^algorithm\.quantizer: expected "
+                       r"a dict with a 'type' \(e\.g\. gml\.LowBitQuantizer\), "
+                       r"found None$"):
         build_algorithm(dict(type='gml.QAT', model=digits_model()))
 
 
