@@ -307,15 +307,43 @@ def test_curve_fitting_rejects_minimize(mode):
                          'optimize_mode': mode}, 'scheduler.assessor')
 
 
-@pytest.mark.parametrize('cfg,key', [
-    ({'epoch_num': 0}, 'epoch_num'), ({'gap': 0}, 'gap'),
-    ({'threshold': -1}, 'threshold'), ({'threshold': 'x'}, 'threshold'),
-    ({'start_step': 30}, 'start_step'), ({'seed': -1}, 'seed'),
-    ({'chains': 3}, 'does not take chains')])
-def test_curve_fitting_rejects_bad_config(cfg, key):
-    with pytest.raises(ConfigError, match=key):
+# Each message names the key, what was expected and what was found.
+@pytest.mark.parametrize('cfg,message', [
+    ({'epoch_num': 0}, r'^scheduler\.assessor\.epoch_num: expected an '
+     r'integer >= 1, found 0$'),
+    ({'gap': 0}, r'^scheduler\.assessor\.gap: expected an integer >= 1, '
+     r'found 0$'),
+    ({'threshold': -1}, r'^scheduler\.assessor\.threshold: expected a '
+     r'finite number > 0, found -1$'),
+    ({'threshold': 'x'}, r'^scheduler\.assessor\.threshold: expected a '
+     r"finite number > 0, found 'x'$"),
+    ({'start_step': 30}, r'^scheduler\.assessor\.start_step: 30 is after '
+     r'epoch_num 20, so no trial would ever be judged$'),
+    ({'seed': -1}, r'^scheduler\.assessor\.seed: expected an integer >= 0, '
+     r'found -1$'),
+    ({'chains': 3}, r'^scheduler\.assessor: CurveFittingAssessor does not '
+     r'take chains; it takes epoch_num, gap, optimize_mode, seed, '
+     r'start_step, threshold$')])
+def test_curve_fitting_rejects_bad_config(cfg, message):
+    with pytest.raises(ConfigError, match=message):
         ASSESSORS.build(dict(type='CurveFittingAssessor', **cfg),
                         'scheduler.assessor')
+
+
+def test_stop_iff_prediction_at_most_threshold_times_best():
+    # NNI's rule, with its documented example: threshold 0.95 and a best
+    # completed final value of 0.9 stop a trial whose prediction is
+    # <= 0.95 x 0.9 = 0.855; anything above goes on
+    a = CurveFittingAssessor(start_step=1)
+    a.trial_end(0, [0.5, 0.9], True)
+    limit = a.threshold * a.best_final
+    assert limit == pytest.approx(0.855, rel=1e-15)
+    for prediction, keep in ((limit, False), (0.8549, False),
+                             (math.nextafter(limit, 1.0), True),
+                             (0.86, True)):
+        a.predict = lambda history, value=prediction: value
+        assert a.assess(1, [0.1]) is keep, prediction
+        a.trial_end(1, [0.1], False)
 
 
 def test_good_before_any_trial_completed():
@@ -421,11 +449,15 @@ def test_median_stop_defaults_and_registry():
     a = ASSESSORS.build({'type': 'MedianStopAssessor'}, 'scheduler.assessor')
     assert (a.optimize_mode, a.start_step, a.n_startup_trials, a.n_min_trials,
             a.interval_steps) == ('maximize', 0, 5, 1, 1)
-    with pytest.raises(ConfigError, match='n_min_trials'):
+    with pytest.raises(ConfigError, match=r'^scheduler\.assessor\.'
+                       r'n_min_trials: expected an integer >= 1, found 0$'):
         MedianStopAssessor(n_min_trials=0)
-    with pytest.raises(ConfigError, match='interval_steps'):
+    with pytest.raises(ConfigError, match=r'^scheduler\.assessor\.'
+                       r'interval_steps: expected an integer >= 1, found 0$'):
         MedianStopAssessor(interval_steps=0)
-    with pytest.raises(ConfigError, match='optimize_mode'):
+    with pytest.raises(ConfigError, match=r'^scheduler\.assessor\.'
+                       r'optimize_mode: expected maximize or minimize '
+                       r"\(or max / min\), found 'up'$"):
         MedianStopAssessor(optimize_mode='up')
 
 
