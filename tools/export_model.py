@@ -25,7 +25,10 @@ def parse_args(argv=None):
 def main():
     args = parse_args()
     from gml.apis.export import export_wrapped_model
-    path = export_wrapped_model(args.config, args.checkpoint, args.output)
+    from gml.utils.progress import START_DELAY, progress_status
+    with progress_status(f'copying the wrapped model of {args.checkpoint}',
+                         start_delay=START_DELAY):
+        path = export_wrapped_model(args.config, args.checkpoint, args.output)
     print(f'gml: wrote {path}')
 
 

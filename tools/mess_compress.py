@@ -54,11 +54,15 @@ def _kib(size):
 
 def main():
     args = parse_args()
+    import gml.models.mess  # noqa: F401 (torch & co. load before the timing)
     from gml.apis.mess import compress
+    from gml.utils.progress import START_DELAY, progress_status
     pointwise = False if args.np else POINTWISE[args.pointwise]
-    result = compress(args.config, args.checkpoint, args.out, args.version,
-                      args.qb, args.qba, args.qbb, pointwise,
-                      args.slice_size)
+    with progress_status(f'MESS {args.version}: searching the shared kernels '
+                         f'of {args.checkpoint}', start_delay=START_DELAY):
+        result = compress(args.config, args.checkpoint, args.out,
+                          args.version, args.qb, args.qba, args.qbb,
+                          pointwise, args.slice_size)
     for name, count in result['references'].items():
         print(f'gml: reference {name}: {count} kernels')
     kinds = result['kernels']

@@ -30,8 +30,12 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
+    import gml.models.mess  # noqa: F401 (torch & co. load before the timing)
     from gml.apis.mess import decompress
-    header = decompress(args.mess, args.out)
+    from gml.utils.progress import START_DELAY, progress_status
+    with progress_status(f'rebuilding the weights of {args.mess}',
+                         start_delay=START_DELAY):
+        header = decompress(args.mess, args.out)
     options = header['options']
     print(f"gml: {args.mess}: {header['file_bytes']:,} bytes, version "
           f"{options['version']}, {len(header['layers'])} shared and "

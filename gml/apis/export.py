@@ -34,6 +34,22 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
     return output
 
 
+def calibration_progress(loader, calib_iters: int):
+    """A :func:`gml.utils.progress.progress_task` for recalibrating BN on
+    ``calib_iters`` batches of ``loader`` (-1: all); pass the batches
+    through its ``iterate``."""
+    from ..utils.progress import progress_task
+    try:
+        total = len(loader)
+    except TypeError:
+        total = None
+    if calib_iters >= 0:
+        total = calib_iters if total is None else min(calib_iters, total)
+    what = f'{total} batches' if total is not None else 'the training batches'
+    return progress_task(f'recalibrating BN statistics on {what}',
+                         total=total, log_every=5.0)
+
+
 def build_config_algorithm(config, role: str, accepts, refusal: str):
     """The Config of ``config`` (a path or a Config) and its algorithm,
     built under the config's default scope, without its ``pretrained``
@@ -77,9 +93,11 @@ def export_subnet(config, checkpoint: str, subnet: str,
     from ..algorithms.nas.export import load_sliced_weights, subnet_model_cfg
     from ..registry import build_model
     from ..utils.weights import read_state_dict
-    cfg, algorithm = build_config_algorithm(
-        config, 'a supernet', lambda a: hasattr(a, 'mutator'),
-        'has no subnets to export')
+    from ..utils.progress import START_DELAY, progress_status
+    with progress_status('building the supernet', start_delay=START_DELAY):
+        cfg, algorithm = build_config_algorithm(
+            config, 'a supernet', lambda a: hasattr(a, 'mutator'),
+            'has no subnets to export')
     if subnet in ('max', 'min'):
         chosen = algorithm.mutator.sample(subnet)
     else:
@@ -107,7 +125,9 @@ def export_subnet(config, checkpoint: str, subnet: str,
         def forward(net, batch):
             net.extract_feat(net.data_preprocessor(batch, True)['inputs'])
 
-        recalibrate_bn(model, loader, calib_iters, forward=forward)
+        with calibration_progress(loader, calib_iters) as bar:
+            recalibrate_bn(model, bar.iterate(loader), calib_iters,
+                           forward=forward)
     os.makedirs(out_dir, exist_ok=True)
     paths = dict(yaml=os.path.join(out_dir, 'subnet.yaml'),
                  checkpoint=os.path.join(out_dir, 'subnet.pth'),

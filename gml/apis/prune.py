@@ -14,7 +14,9 @@ import torch
 
 from ..errors import ConfigError
 from ..utils.files import atomic_path
-from .export import build_config_algorithm, plain_training_config
+from ..utils.progress import START_DELAY, progress_status
+from .export import (build_config_algorithm, calibration_progress,
+                     plain_training_config)
 from .program import WithPreprocessing, save_program
 
 
@@ -49,8 +51,12 @@ def sample_pruned(config, checkpoint: str, out_dir: str,
     """Write ``expected.yaml``, ``sample_<i>.yaml`` (direct samples within
     ``tolerance`` of the target) and ``archs.json`` (every architecture's
     MFLOPs, the target, the keep probabilities) to ``out_dir``."""
-    _, algorithm = load_pruner(config, checkpoint)
-    archs = algorithm.final_archs(num, tolerance)
+    with progress_status(f'loading the DMCP model with {checkpoint}',
+                         start_delay=START_DELAY):
+        _, algorithm = load_pruner(config, checkpoint)
+    with progress_status('drawing architectures near the FLOPs target',
+                         start_delay=START_DELAY):
+        archs = algorithm.final_archs(num, tolerance)
     os.makedirs(out_dir, exist_ok=True)
     _write_yaml(os.path.join(out_dir, 'expected.yaml'),
                 archs['expected']['subnet'])
@@ -97,7 +103,9 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
     """
     from ..models.ops.flops import count_flops
     from ..models.pruning.shrink import module_sizes
-    cfg, algorithm = load_pruner(config, checkpoint)
+    with progress_status(f'loading the DMCP model with {checkpoint}',
+                         start_delay=START_DELAY):
+        cfg, algorithm = load_pruner(config, checkpoint)
     mutator = algorithm.mutator
     chosen = _read_subnet(algorithm, subnet)
     if calib_iters:
@@ -106,7 +114,9 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
         from ..engine.subnet_eval import calibrate_subnet, calibration_loader
         loader = calibration_loader(cfg, seed)
         set_random_seed(seed)
-        calibrate_subnet(algorithm, chosen, loader, calib_iters, sync=False)
+        with calibration_progress(loader, calib_iters) as bar:
+            calibrate_subnet(algorithm, chosen, bar.iterate(loader),
+                             calib_iters, sync=False)
     algorithm.set_subnet(None)
     sizes = module_sizes(mutator.graph, chosen)
     model = algorithm.pruned_model(chosen).eval()
@@ -126,7 +136,8 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                      model=cfg.algorithm.get('model') or cfg.model,
                      channels=sizes)
     plain_training_config(cfg, model_cfg).dump(paths['config'])
-    save_program(WithPreprocessing(model, algorithm.data_preprocessor),
-                 shape, paths['program'], min_batch=2)
+    with progress_status(f"exporting the pruned model to {paths['program']}"):
+        save_program(WithPreprocessing(model, algorithm.data_preprocessor),
+                     shape, paths['program'], min_batch=2)
     return dict(paths, mflops=flops, target_mflops=algorithm.target_flops,
                 full_mflops=algorithm.max_flops)

@@ -49,12 +49,17 @@ def export_quantized(config, checkpoint: str, out_dir: str) -> dict:
     ``int8_model.pt2`` (a program with the preprocessing folded in, any
     batch size) and ``int8_model.json`` (what was quantized, the file
     size) to ``out_dir``; returns the summary."""
-    cfg, algorithm = load_quantized(config, checkpoint)
+    from ..utils.progress import START_DELAY, progress_status
+    with progress_status(f'loading the QAT model with {checkpoint}',
+                         start_delay=START_DELAY):
+        cfg, algorithm = load_quantized(config, checkpoint)
     quantizer = algorithm.quantizer
-    int8 = algorithm.convert()
+    with progress_status('converting the QAT model to int8'):
+        int8 = algorithm.convert()
     path = os.path.join(out_dir, 'int8_model.pt2')
-    save_program(WithPreprocessing(int8.net, algorithm.data_preprocessor),
-                 quantizer.input_shape, path)
+    with progress_status(f'exporting the int8 program to {path}'):
+        save_program(WithPreprocessing(int8.net, algorithm.data_preprocessor),
+                     quantizer.input_shape, path)
     summary = dict(program=path, bytes=os.path.getsize(path),
                    backend=quantizer.backend,
                    input_shape=list(quantizer.input_shape),

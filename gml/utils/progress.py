@@ -4,32 +4,73 @@ Built on rich: in a terminal, a live bar (counted work) or a spinner
 (one long step) on stderr; in a log file or a pipe, where live output would
 be noise, plain lines instead: one when a step starts, one when it ends with
 its time, and for counted work one line at most every ``log_every`` seconds.
+With ``start_delay`` the start line waits that many seconds and is left out
+when the step ends or fails sooner (a step that may stop at once on a user
+error then leaves that error as the only line).
 Pure Python (no torch), so the HPO commands can use it too.
 
     with progress_task('scoring subnets', total=500) as bar:
         for ...:
             bar.advance(best=f'{best:.2f}')
 
+    with progress_task('recalibrating BN', total=16) as bar:
+        recalibrate(model, bar.iterate(loader))   # one step per item taken
+
     with progress_status('converting to int8'):
         convert(...)
 """
 import contextlib
 import sys
+import threading
 import time
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional, TypeVar
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
                            SpinnerColumn, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
+from rich.text import Text
+
+START_DELAY = 2.0  # a start_delay for steps that may fail at once
+T = TypeVar('T')
 
 
 def _console() -> Console:
-    return Console(file=sys.stderr)
+    # plain lines are never wrapped at a guessed width (80 in a pipe)
+    return Console(file=sys.stderr, soft_wrap=True)
 
 
 def _is_live(console: Console) -> bool:
     return console.is_terminal and not console.is_dumb_terminal
+
+
+class _StartLine:
+    """Prints ``text`` after ``delay`` seconds unless cancelled first."""
+
+    def __init__(self, console: Console, text: str, delay: float):
+        self._console, self._text = console, text
+        self._lock = threading.Lock()
+        self._done = False
+        if delay <= 0:
+            self._print()
+            self._timer = None
+        else:
+            self._timer = threading.Timer(delay, self._print)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _print(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._done = True
+                self._console.print(self._text, highlight=False,
+                                    markup=False)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class ProgressTask:
@@ -66,11 +107,23 @@ class ProgressTask:
         now = time.monotonic()
         if now - self._last_line >= self._log_every:
             self._last_line = now
-            self._console.print(self._line(), highlight=False)
+            self._console.print(self._line(), highlight=False, markup=False)
 
     def update(self, **fields) -> None:
         """Change the fields shown without counting work."""
         self.advance(0, **fields)
+
+    def iterate(self, items: Iterable[T]) -> Iterator[T]:
+        """Yield ``items``, counting one step each time the consumer is done
+        with one (asks for the next, or the items run out)."""
+        taken = False
+        for item in items:
+            if taken:
+                self.advance()
+            taken = True
+            yield item
+        if taken:
+            self.advance()
 
     def _info(self) -> str:
         return '  '.join(f'{k} {v}' for k, v in self.fields.items())
@@ -78,7 +131,8 @@ class ProgressTask:
 
 @contextlib.contextmanager
 def progress_task(description: str, total: Optional[int] = None,
-                  log_every: float = 10.0) -> Iterator[ProgressTask]:
+                  log_every: float = 10.0,
+                  start_delay: float = 0.0) -> Iterator[ProgressTask]:
     """Show counted work (``total`` units, or unknown when ``None``)."""
     console = _console()
     task = ProgressTask(description, total, console, log_every)
@@ -91,24 +145,32 @@ def progress_task(description: str, total: Optional[int] = None,
             task._task_id = live.add_task(description, total=total, info='')
             yield task
         return
-    console.print(f'{description} ...', highlight=False)
-    yield task
+    start = _StartLine(console, f'{description} ...', start_delay)
+    try:
+        yield task
+    finally:
+        start.cancel()
     elapsed = time.monotonic() - task._started
     console.print(f'{task._line()} (done in {elapsed:.1f} s)',
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 @contextlib.contextmanager
-def progress_status(description: str) -> Iterator[None]:
+def progress_status(description: str,
+                    start_delay: float = 0.0) -> Iterator[None]:
     """Show one long step that cannot be counted (a spinner, or a start
     line and a done line with the time taken)."""
     console = _console()
     started = time.monotonic()
     if _is_live(console):
-        with console.status(f'{description} ...'):
+        with console.status(Text(f'{description} ...')):
             yield
     else:
-        console.print(f'{description} ...', highlight=False)
-        yield
+        start = _StartLine(console, f'{description} ...', start_delay)
+        try:
+            yield
+        finally:
+            start.cancel()
     console.print(f'{description}: done in '
-                  f'{time.monotonic() - started:.1f} s', highlight=False)
+                  f'{time.monotonic() - started:.1f} s', highlight=False,
+                  markup=False)
