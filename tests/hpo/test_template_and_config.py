@@ -1,4 +1,6 @@
 """Search configs: placeholders, quoting, and every bad input the issue lists."""
+import re
+
 import pytest
 
 from gml.errors import ConfigError
@@ -48,60 +50,76 @@ def test_defaults_of_a_minimal_config():
     assert cfg.scalars == ['acc']
 
 
+# The whole message: the key, what was expected, what was found.
 @pytest.mark.parametrize('over,message', [
     (dict(scheduler=dict(parallel_size=0)),
      'scheduler.parallel_size: expected an integer >= 1, found 0'),
     (dict(scheduler=dict(stop_criterion=dict(max_tries=-1))),
-     'scheduler.stop_criterion.max_tries: expected an integer > 0'),
+     'scheduler.stop_criterion.max_tries: expected an integer > 0, found -1'),
     (dict(scheduler=dict(stop_criterion=dict(max_trys=3))),
-     'scheduler.stop_criterion.max_trys: unknown key'),
-    (dict(searcher=dict(optimize_mode='up')), 'searcher.optimize_mode'),
-    (dict(searcher=dict(reward_reduce='mean')), 'searcher.reward_reduce'),
+     "scheduler.stop_criterion.max_trys: unknown key; expected some of "
+     "['max_tries', 'time_limits', 'max_reward', 'time_limits_per_job']"),
+    (dict(searcher=dict(optimize_mode='up')),
+     "searcher.optimize_mode: expected maximize or minimize (or max / min), "
+     "found 'up'"),
+    (dict(searcher=dict(reward_reduce='mean')),
+     "searcher.reward_reduce: expected final or best, found 'mean'"),
     (dict(task=dict(template='t {lr}', search_args=dict(
         lr=dict(type='Real', lower=0.3, upper=0.001)))),
      'task.search_args.lr: lower 0.3 must be < upper 0.001'),
-    (dict(extra=1), 'extra: unknown top-level key'),
+    (dict(extra=1), "extra: unknown top-level key; expected some of "
+     "['generate_log', 'scalars', 'scheduler', 'searcher', 'task']"),
 ])
 def test_bad_values_name_their_key(over, message):
-    with pytest.raises(ConfigError, match='^' + message.replace('(', r'\(')
-                       .replace(')', r'\)').replace('.', r'\.')):
+    with pytest.raises(ConfigError, match=f'^{re.escape(message)}$'):
         parse_config(_raw(**over))
 
 
 def test_task_names_are_single_folder_names():
     assert check_task_name('lr-search_1') == 'lr-search_1'
     for bad in ('a/b', '..', '', '.'):
-        with pytest.raises(ConfigError, match='--name'):
+        with pytest.raises(ConfigError, match=re.escape(
+                '--name: a task name is one folder name without path '
+                f'separators, found {bad!r}')):
             check_task_name(bad)
 
 
+# (config text, what the one error line says: the key, what was expected,
+# what was found)
 BAD_CONFIGS = {
-    'malformed': ('task: [unclosed\n', 'malformed YAML (line 2'),
+    'malformed': ('task: [unclosed\n', "malformed YAML (line 2, column 1): "
+                  "expected ',' or ']', but got '<stream end>'"),
     'searcher': ('task: {template: "t {lr}", search_args: {lr: {type: '
                  'Categorical, data: [1]}}}\nsearcher: {type: GridSercher}\n',
-                 "searcher.type: unknown searcher 'GridSercher'"),
+                 "searcher.type: unknown searcher 'GridSercher'; expected one "
+                 "of ['BatchSearcher', "),
     'assessor': ('task: {template: "t {lr}", search_args: {lr: {type: '
                  'Categorical, data: [1]}}}\nscheduler: {assessor: {type: '
                  'Median}}\n', "scheduler.assessor.type: unknown assessor "
-                 "'Median'"),
+                 "'Median'; expected one of ['CurveFittingAssessor', "
+                 "'MedianStopAssessor']"),
     'scheduler': ('task: {template: "t {lr}", search_args: {lr: {type: '
                   'Categorical, data: [1]}}}\nscheduler: {type: pbs}\n',
-                  "scheduler.type: unknown scheduler 'pbs'"),
+                  "scheduler.type: unknown scheduler 'pbs'; expected one of "
+                  "['LocalScheduler', 'SlurmScheduler', 'local', 'slurm']"),
     'placeholder': ('task: {template: "t {lr} {wd}", search_args: {lr: '
                     '{type: Categorical, data: [1]}}}\n',
-                    'task.template: placeholder {wd} is not a search arg'),
+                    'task.template: placeholder {wd} is not a search arg '
+                    '(search args: lr; provided: {work_dir}, {trial_id})'),
     'unused': ('task: {template: "t {lr}", search_args: {lr: {type: '
                'Categorical, data: [1]}, wd: {type: Categorical, data: [1]}}}\n',
                'task.search_args.wd: never used in task.template'),
     'batch': ('task: {template: "t {lr}", search_args: {lr: {type: Real, '
               'lower: 0.1, upper: 0.2}}}\nsearcher: {type: BatchSearcher}\n',
-              'task.search_args.lr'),
+              'task.search_args.lr: BatchSearcher needs Nested spaces of '
+              'plain values, found Real'),
     'bounds': ('task: {template: "t {lr}", search_args: {lr: {type: Int, '
                'lower: 5, upper: 5}}}\n',
                'task.search_args.lr: lower 5 must be < upper 5'),
     'parallel': ('task: {template: "t {lr}", search_args: {lr: {type: '
                  'Categorical, data: [1]}}}\nscheduler: {parallel_size: 0}\n',
-                 'scheduler.parallel_size: expected an integer >= 1'),
+                 'scheduler.parallel_size: expected an integer >= 1, '
+                 'found 0'),
 }
 
 
@@ -121,11 +139,16 @@ def test_bad_task_name_and_missing_resume(tmp_path):
     config = write_config(tmp_path, 'task: {template: "t {lr}", search_args: '
                           '{lr: {type: Categorical, data: [1]}}}\n')
     run = search('search-run', str(config), '--name', 'a/b', cwd=tmp_path)
-    assert run.returncode == 2 and 'path separators' in run.stderr
+    assert run.returncode == 2
+    assert ("--name: a task name is one folder name without path separators, "
+            "found 'a/b'") in run.stderr
     run = search('search-run', '--resume', 'nothing', cwd=tmp_path)
-    assert run.returncode == 2 and "no task 'nothing'" in run.stderr
+    assert run.returncode == 2
+    assert "--resume: no task 'nothing' in search_tasks/" in run.stderr
     run = search('search-run', str(tmp_path / 'missing.yaml'), cwd=tmp_path)
-    assert run.returncode == 2 and 'search config not found' in run.stderr
+    assert run.returncode == 2
+    assert f"search config not found: {tmp_path / 'missing.yaml'}" in \
+        run.stderr
 
 
 def test_search_init_writes_configs_that_parse(tmp_path):
@@ -141,7 +164,9 @@ def test_search_init_writes_configs_that_parse(tmp_path):
     cfg = load_search_config(str(tmp_path / 'd' / 'digits.yaml'))
     assert cfg.parallel_size == 2 and 'tools/train.py' in cfg.template
     again = search('search-init', cwd=tmp_path)
-    assert again.returncode == 2 and 'exists' in again.stderr
+    assert again.returncode == 2
+    assert ('search-init: error: search_config.yaml exists; choose another '
+            'path or pass --force') in again.stderr
 
 
 @pytest.mark.parametrize('command', ['search-run', 'search-ctl',
