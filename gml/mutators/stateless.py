@@ -5,6 +5,7 @@ from typing import Any, Dict, Optional
 from ..errors import ConfigError
 from ..registry import MODELS
 from ..space import map_spaces, sample_of
+from ..space.supernet import Supernet, require
 
 KINDS = ('max', 'min', 'random')
 
@@ -14,7 +15,7 @@ KINDS = ('max', 'min', 'random')
 class StatelessMutator:
     """Draws subnet configurations of a model's architecture space.
 
-    The model (a supernet classifier) describes its space with
+    The model (a :class:`gml.space.Supernet`) describes its space with
     ``arch_space()``: a tree of search spaces. ``sample('max')`` and
     ``sample('min')`` take every space's largest/smallest value,
     ``sample('random')`` an independent uniform draw per space. The mutator
@@ -33,12 +34,10 @@ class StatelessMutator:
         self.space: Any = None
 
     def prepare(self, model) -> None:
-        """Read the architecture space of ``model``."""
-        if not hasattr(model, 'arch_space'):
-            raise ConfigError(f'algorithm.model: {type(model).__name__} is '
-                              'not a supernet (it has no arch_space()); use '
-                              'gml.ImageClassifierSearch with a slice '
-                              'backbone')
+        """Read the architecture space of ``model`` (a
+        :class:`gml.space.Supernet`)."""
+        require(model, Supernet, 'algorithm.model', 'a supernet',
+                'use gml.ImageClassifierSearch with a slice backbone')
         self.space = model.arch_space()
 
     def sample(self, kind: str = 'random') -> Dict[str, Any]:

@@ -9,6 +9,7 @@ from .file import File
 from .integer import Int
 from .nested import Nested
 from .real import Real
+from .supernet import Supernet, SupernetBackbone
 from .tree import (build_search_space_recur, default_of, grid_of, grid_size,
                    has_spaces, is_space_config, iter_spaces, map_spaces,
                    sample_of, to_config, validate_tree)
@@ -18,5 +19,6 @@ __all__ = [
     'Categorical', 'Int', 'Real', 'Nested', 'File',
     'build_search_space_recur', 'default_of', 'grid_of', 'grid_size',
     'has_spaces', 'is_space_config', 'iter_spaces', 'map_spaces', 'sample_of',
-    'to_config', 'validate_tree', 'GeneCodec', 'params_key'
+    'to_config', 'validate_tree', 'GeneCodec', 'params_key', 'Supernet',
+    'SupernetBackbone'
 ]

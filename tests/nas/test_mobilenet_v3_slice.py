@@ -168,7 +168,7 @@ def test_min_subnet_gradient_leaves_max_only_slices(supernet):
 def test_drop_path_last_two_stages_only():
     torch.manual_seed(0)
     model = MobileNetV3Slice(drop_path_ratio=0.2)
-    rates = [b.drop_path_rate for b in model.blocks]
+    rates = [b.drop_path.prob for b in model.blocks]
     last_two = model.stage_blocks[-2] + model.stage_blocks[-1]
     for i, rate in enumerate(rates):
         expected = 0.2 * i / 37 if i in last_two else 0.0
@@ -186,7 +186,7 @@ def test_drop_path_last_two_stages_only():
 
     def run(enabled, seed):
         outputs.clear()
-        model.set_drop_path(enabled)
+        model.set_drop_path(0.2 if enabled else 0.0)
         torch.manual_seed(seed)
         with torch.no_grad():
             return model(x)[0]

@@ -192,18 +192,18 @@ def test_zero_init_residual_and_drop_path():
     for stage in model.stages:
         for block in stage:
             assert torch.all(block.bns[-1].weight == 0)
-    assert model.stages[0][0].drop_prob == 0.0
-    assert model.stages[3][1].drop_prob > 0.0
+    assert model.stages[0][0].drop_path.prob == 0.0
+    assert model.stages[3][1].drop_path.prob == 0.5 * 7 / 8
     randomize_bn(model)
     model.train()
     x = torch.randn(4, 3, 8, 8)
-    model.set_drop_path(False)
+    model.set_drop_path(0.0)
     torch.manual_seed(1)
     a = model(x)[-1]
     torch.manual_seed(2)
     b = model(x)[-1]
     assert torch.allclose(a, b)
-    model.set_drop_path(True)
+    model.set_drop_path(0.5)
     torch.manual_seed(3)
     c = model(x)[-1]
     assert not torch.allclose(a, c)

@@ -23,7 +23,8 @@ class ToySliceBackbone(nn.Module):
         self.conv2 = Conv2dSlice(8, 16, 5)
         self.bn2 = BatchNorm2dSlice(16)
         self.relu = nn.ReLU()
-        self.drop_path_enabled = False
+        self.drop_path_ratio = 0.0  # built without drop-path
+        self.drop_path_now = 0.0
 
     def set_subnet(self, config):
         validate_tree(self.search_space, config, 'backbone.search_space')
@@ -42,8 +43,8 @@ class ToySliceBackbone(nn.Module):
     def feat_dim(self):
         return self.active['widths'][1]
 
-    def set_drop_path(self, enabled):
-        self.drop_path_enabled = enabled
+    def set_drop_path(self, ratio):
+        self.drop_path_now = ratio
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))

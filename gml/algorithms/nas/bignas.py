@@ -5,7 +5,9 @@ from typing import Dict, List, Optional
 import torch
 
 from ...errors import ConfigError
+from ...models.ops import check_drop_ratio
 from ...registry import ALGORITHMS, MODELS
+from ...space.supernet import Supernet, SupernetBackbone, require
 from ..base import BaseAlgorithm
 from ..sandwich import sandwich_step
 
@@ -34,6 +36,16 @@ class BigNAS(BaseAlgorithm):
     **once** per batch (clipping, if the optim wrapper has ``clip_grad``,
     applies once to the sum).
 
+    The algorithm owns both regularisers (BigNAS/AttentiveNAS: only the max
+    subnet is regularised): the max subnet trains with ``drop_ratio``
+    dropout and ``drop_path_ratio`` drop-path (each backbone block at that
+    ratio times its share, see the backbone), every other subnet and
+    everything outside the training step (BN recalibration, evaluation)
+    without either. A backbone ``drop_path_ratio`` or head ``dropout``
+    configured on the model must therefore be 0 or equal to the
+    algorithm's; any other value is a ConfigError rather than a setting
+    silently replaced.
+
     Args:
         model: a supernet classifier (``gml.ImageClassifierSearch``).
         mutator: samples subnets (default ``gml.StatelessMutator``).
@@ -50,26 +62,54 @@ class BigNAS(BaseAlgorithm):
                  init_cfg=None):
         super().__init__(model, data_preprocessor, init_cfg)
         self.kinds = sandwich_kinds(strategy)
+        self.drop_ratio = check_drop_ratio(drop_ratio, 'algorithm.drop_ratio')
+        self.drop_path_ratio = check_drop_ratio(drop_path_ratio,
+                                                'algorithm.drop_path_ratio')
+        require(self.model, Supernet, 'algorithm.model', 'a supernet',
+                'use gml.ImageClassifierSearch with a slice backbone')
+        require(getattr(self.model, 'backbone', None), SupernetBackbone,
+                'algorithm.model.backbone', 'a slice backbone')
+        self._check_regularisers()
         self.mutator = MODELS.build(mutator or
                                     dict(type='gml.StatelessMutator'))
         self.mutator.prepare(self.model)
-        for name, value in (('drop_ratio', drop_ratio),
-                            ('drop_path_ratio', drop_path_ratio)):
-            if not 0.0 <= float(value) < 1.0:
-                raise ConfigError(f'algorithm.{name}: expected a value in '
-                                  f'[0, 1), found {value!r}')
-        self.drop_ratio = float(drop_ratio)
-        self.drop_path_ratio = float(drop_path_ratio)
+        self._regularise(False)
         self.model.set_subnet(self.mutator.sample('max'))
+
+    def _check_regularisers(self) -> None:
+        """The model's own drop-path and dropout must agree with the
+        algorithm's (0 or equal): the algorithm sets both."""
+        rule = ('under BigNAS the algorithm sets it (its value for the max '
+                'subnet, 0 for the others): set it on the algorithm and '
+                'leave the model at 0')
+        own = self.model.backbone.drop_path_ratio
+        if own and own != self.drop_path_ratio:
+            raise ConfigError(f'model.backbone.drop_path_ratio: {own:g} is '
+                              f'not algorithm.drop_path_ratio '
+                              f'({self.drop_path_ratio:g}); {rule}')
+        dropout = self._dropout()
+        if dropout is None:
+            if self.drop_ratio:
+                raise ConfigError(
+                    f'algorithm.drop_ratio: the head '
+                    f'{type(self.model.head).__name__} has no dropout to '
+                    'set; use gml.LinearClsHeadV2')
+        elif dropout.p and dropout.p != self.drop_ratio:
+            raise ConfigError(f'model.head.dropout: {dropout.p:g} is not '
+                              f'algorithm.drop_ratio ({self.drop_ratio:g}); '
+                              f'{rule}')
+
+    def _dropout(self) -> Optional[torch.nn.Dropout]:
+        dropout = getattr(self.model.head, 'dropout', None)
+        return dropout if isinstance(dropout, torch.nn.Dropout) else None
 
     def _regularise(self, enabled: bool) -> None:
         """Dropout and drop-path: on for the max subnet only."""
-        head = self.model.head
-        if hasattr(head, 'dropout'):
-            head.dropout.p = self.drop_ratio if enabled else 0.0
-        backbone = self.model.backbone
-        if hasattr(backbone, 'set_drop_path'):
-            backbone.set_drop_path(enabled and self.drop_path_ratio > 0)
+        dropout = self._dropout()
+        if dropout is not None:
+            dropout.p = self.drop_ratio if enabled else 0.0
+        self.model.backbone.set_drop_path(
+            self.drop_path_ratio if enabled else 0.0)
 
     def subnet_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of the active subnet."""

@@ -15,20 +15,20 @@ blocks. The hidden width of a block is ``make_divisible(round(c_in * e), 8)``
 (``c_in`` when the stage has no expand conv) and SE runs at
 ``make_divisible(hidden // 4, 8)``.
 """
+import copy
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import Space, build_search_space_recur, validate_tree
-from ...utils.checks import check_int, check_number, is_number
-from ..ops import (BatchNorm2dSlice, Conv2dSlice, SqueezeExciteSlice,
-                   make_divisible)
-from .base import SubnetSpaceMixin
+from ...utils.checks import check_int, check_number
+from ..ops import (BatchNorm2dSlice, Conv2dSlice, DropPath,
+                   SqueezeExciteSlice, check_drop_ratio, make_divisible)
+from .base import SliceBackbone
 
 KEY = 'backbone.search_space'
 SPACE_KEYS = ('MB_stage_blocks', 'MB_kernel_size', 'MB_expand_ratio',
@@ -88,13 +88,6 @@ def hidden_width(c_in: int, expand: float, has_expand: bool) -> int:
     return make_divisible(round(c_in * expand), 8)
 
 
-def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
-    """Zero whole samples with probability ``prob``; rescale the rest."""
-    keep = 1.0 - prob
-    mask = x.new_empty((x.shape[0], 1, 1, 1)).bernoulli_(keep)
-    return x * mask / keep
-
-
 def _act(act_cfg: dict) -> nn.Module:
     return ACTIVATIONS[act_cfg['type']]()
 
@@ -107,14 +100,14 @@ class InvertedResidual(nn.Module):
     output widths match and the stride is 1; otherwise the input is
     average-pooled (ceil mode) to the output size and, if widths differ,
     projected by ``proj`` (a 1x1 conv). The same class runs slice ops
-    (supernet) and plain ops (exported subnet). Drop-path hits the main
-    branch of identity-shortcut blocks in training when enabled.
+    (supernet) and plain ops (exported subnet). ``drop_path`` hits the main
+    branch of identity-shortcut blocks in training (none when None).
     """
 
     def __init__(self, expand: Optional[nn.Module], depthwise: nn.Module,
                  se: Optional[nn.Module], project: nn.Module,
                  proj: Optional[nn.Module], stride: int,
-                 drop_path_rate: float = 0.0):
+                 drop_path: Optional[DropPath] = None):
         super().__init__()
         self.expand = expand
         self.depthwise = depthwise
@@ -122,8 +115,7 @@ class InvertedResidual(nn.Module):
         self.project = project
         self.proj = proj
         self.stride = stride
-        self.drop_path_rate = float(drop_path_rate)
-        self.drop_path_enabled = False  # the algorithm enables it (max subnet)
+        self.drop_path = drop_path or DropPath(0.0)
 
     def shortcut(self, x: torch.Tensor, c_out: int) -> torch.Tensor:
         if self.stride > 1:
@@ -142,9 +134,8 @@ class InvertedResidual(nn.Module):
             out = self.se(out)
         out = self.project(out)
         identity = self.stride == 1 and x.shape[1] == out.shape[1]
-        if identity and self.training and self.drop_path_enabled and \
-                self.drop_path_rate > 0:
-            out = drop_path(out, self.drop_path_rate)
+        if identity:
+            out = self.drop_path(out)
         return out + (x if identity else self.shortcut(x, out.shape[1]))
 
 
@@ -171,7 +162,7 @@ class MobileNetV3Subnet(nn.Module):
 
 
 @MODELS.register_module()
-class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
+class MobileNetV3Slice(SliceBackbone):
     """BigNAS supernet with a MobileNetV3-style search space.
 
     Args:
@@ -190,8 +181,8 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
         bn_momentum: momentum of every ``BatchNorm2dSlice``.
         drop_path_ratio: drop-path rate ``ratio * i / n`` for identity-
             shortcut blocks of the last two stages (``i`` the block's index
-            among all ``n`` built blocks); on by default, see
-            :meth:`set_drop_path`.
+            among all ``n`` built blocks); on from construction, see
+            :meth:`set_drop_path` and the BigNAS rule in docs/nas.md.
         zero_init_residual: start the last BN gamma of every block at 0.
     """
 
@@ -215,9 +206,8 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
                               f'{sorted(ACTIVATIONS)}, found '
                               f'{act_cfg.get("type")!r}')
         self.act_cfg = act_cfg
-        if not is_number(drop_path_ratio) or not 0 <= drop_path_ratio < 1:
-            raise ConfigError(f'backbone.drop_path_ratio: expected a number '
-                              f'in [0, 1), found {drop_path_ratio!r}')
+        self.drop_path_ratio = check_drop_ratio(drop_path_ratio,
+                                                'backbone.drop_path_ratio')
         self.strides = [int(s) for s in stage_strides]
         self.use_se = [bool(s) for s in stage_se]
         if len(self.use_se) != len(self.strides):
@@ -226,7 +216,6 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
                               f'{len(self.use_se)}')
         self.num_stages = len(self.strides)
         self.bn_momentum = bn_momentum
-        self.drop_path_ratio = float(drop_path_ratio)
         self.search_space = self._build_space(search_space)
         self._build(se_gate)
         self._init_weights(zero_init_residual)
@@ -322,10 +311,10 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
                 project = nn.Sequential(Conv2dSlice(hidden, w_max[i], 1),
                                         self._bn(w_max[i]))
                 proj = Conv2dSlice(c_in, w_max[i], 1) if needs_proj else None
-                rate = self.drop_path_ratio * index / total \
-                    if s >= self.num_stages - 2 else 0.0
+                share = index / total if s >= self.num_stages - 2 else 0.0
                 self.blocks.append(InvertedResidual(
-                    expand, depthwise, se, project, proj, stride, rate))
+                    expand, depthwise, se, project, proj, stride,
+                    DropPath(share, self.drop_path_ratio)))
                 stage.append(index)
                 index += 1
             self.stage_blocks.append(stage)
@@ -339,18 +328,8 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
         self.feature_mix = nn.Sequential(
             Conv2dSlice(expanded, w_max[-1], 1), _act(act))
 
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        for m in self.modules():
-            if isinstance(m, Conv2dSlice):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out')
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, BatchNorm2dSlice):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        if zero_init_residual:
-            for block in self.blocks:
-                nn.init.zeros_(block.project[1].weight)
+    def _residual_norms(self) -> List[nn.Module]:
+        return [block.project[1] for block in self.blocks]
 
     # -- subnet selection ---------------------------------------------------
     def set_subnet(self, config: Dict[str, list]) -> None:
@@ -388,11 +367,6 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
     def feat_dim(self) -> int:
         """Active output channels of the last conv."""
         return self.feature_mix[0].active_out_channels
-
-    def set_drop_path(self, enabled: bool) -> None:
-        """Turn drop-path on or off (BigNAS: on only for the max subnet)."""
-        for block in self.blocks:
-            block.drop_path_enabled = bool(enabled)
 
     def active_blocks(self) -> List[InvertedResidual]:
         """The blocks the active subnet runs, in order."""
@@ -445,8 +419,7 @@ class MobileNetV3Slice(SubnetSpaceMixin, BaseModule):
                 static = InvertedResidual(
                     expand, self._static_seq(block.depthwise, hidden), se,
                     self._static_seq(block.project, hidden), proj,
-                    block.stride, block.drop_path_rate)
-                static.drop_path_enabled = block.drop_path_enabled
+                    block.stride, copy.deepcopy(block.drop_path))
                 static.train(block.training)
                 blocks.append(static)
         expanded = make_divisible(round(widths[-2] * ratios[-1]), 8)

@@ -5,21 +5,21 @@ allows and runs any subnet on their leading slices (algorithms.md §1.1):
 each stage runs its first ``d`` blocks, block 0 carries the stride and the
 channel change.
 """
+import copy
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule
 
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import (Categorical, Int, Space, build_search_space_recur,
                       validate_tree)
 from ...utils.checks import check_int
-from ..ops import BatchNorm2dSlice, Conv2dSlice
-from .base import SubnetSpaceMixin
+from ..ops import BatchNorm2dSlice, Conv2dSlice, DropPath, check_drop_ratio
+from .base import SliceBackbone
 from .static import StaticBackbone
 
 KEY = 'backbone.search_space'
@@ -52,33 +52,25 @@ def int_choices(node: Any, key: str) -> List[int]:
     return values
 
 
-def drop_path(x: torch.Tensor, prob: float, training: bool) -> torch.Tensor:
-    """Zero whole samples with probability ``prob``, rescale the rest."""
-    if prob <= 0.0 or not training:
-        return x
-    keep = 1.0 - prob
-    mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-    return x * mask / keep
-
-
 class ResidualBlock(nn.Module):
     """A residual block: a conv-BN chain plus an identity or 1x1 shortcut.
 
     ``convs``/``bns`` form the main branch (ReLU after every BN but the
     last); BasicBlock has two 3x3 convs, Bottleneck 1x1-3x3-1x1. The same
     class runs slice ops (supernet) and plain ops (exported subnet).
+    ``drop_path`` drops the main branch (none when None).
     """
 
     def __init__(self, convs: Sequence[nn.Module], bns: Sequence[nn.Module],
-                 shortcut: Optional[nn.Module] = None, drop_prob: float = 0.0,
+                 shortcut: Optional[nn.Module] = None,
+                 drop_path: Optional[DropPath] = None,
                  with_cp: bool = False, stride: int = 1):
         super().__init__()
         self.stride = stride
         self.convs = nn.ModuleList(convs)
         self.bns = nn.ModuleList(bns)
         self.shortcut = shortcut
-        self.drop_prob = float(drop_prob)
-        self.drop_enabled = True
+        self.drop_path = drop_path or DropPath(0.0)
         self.with_cp = with_cp
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,8 +80,7 @@ class ResidualBlock(nn.Module):
             out = bn(conv(out))
             if i < last:
                 out = F.relu(out, inplace=True)
-        if self.drop_enabled:
-            out = drop_path(out, self.drop_prob, self.training)
+        out = self.drop_path(out)
         # the projection runs only where it is needed: a stride, or widths
         # that differ in the active subnet (equal widths: identity)
         if self.shortcut is None or (self.stride == 1 and
@@ -111,7 +102,7 @@ StaticResNet = StaticBackbone  # the exported form of this backbone
 
 
 @MODELS.register_module()
-class ResNetSlice(SubnetSpaceMixin, BaseModule):
+class ResNetSlice(SliceBackbone):
     """ResNet-18/34/50/101 supernet with searchable widths and depths.
 
     Search-space keys (each value a space dict or a fixed int; the lists
@@ -136,8 +127,9 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
 
     Other args: ``cifar_stem`` (3x3 stride-1 stem conv, no max-pool),
     ``zero_init_residual`` (last BN gamma of each block starts at 0),
-    ``drop_path_ratio`` (stochastic depth on the residual branch, rising
-    linearly with the block index from 0), ``bn_momentum``, ``bn_eval``
+    ``drop_path_ratio`` (stochastic depth on the residual branch of block
+    ``i`` of ``n`` at ``ratio * i / n``; see :meth:`set_drop_path` and the
+    BigNAS rule in docs/nas.md), ``bn_momentum``, ``bn_eval``
     (BN layers stay in eval mode during training; default False, unlike the
     detection-oriented guide snippet, so a supernet trains its BN
     statistics), ``bn_frozen`` (BN affine parameters not trained),
@@ -182,9 +174,8 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
         if style not in ('pytorch', 'caffe'):
             raise ConfigError(f"backbone.style: expected 'pytorch' or "
                               f"'caffe', found {style!r}")
-        if not 0.0 <= float(drop_path_ratio) < 1.0:
-            raise ConfigError(f'backbone.drop_path_ratio: expected a value '
-                              f'in [0, 1), found {drop_path_ratio!r}')
+        self.drop_path_ratio = check_drop_ratio(drop_path_ratio,
+                                                'backbone.drop_path_ratio')
         self.depth = depth
         self.kind, built = ARCH[depth]
         self.built_blocks = tuple(built[:num_stages])
@@ -199,7 +190,6 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
         self.with_cp = with_cp
         self.cifar_stem = cifar_stem
         self.zero_init_residual = zero_init_residual
-        self.drop_path_ratio = float(drop_path_ratio)
         self.bn_momentum = bn_momentum
 
         self.search_space = self._build_space(search_space or {})
@@ -211,7 +201,7 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
 
         self._build_stem(in_channels, stem_max)
         self._build_stages(space, stem_max, width_max)
-        self._init_weights()
+        self._init_weights(zero_init_residual)
         self._freeze()
         self._active: Dict[str, Any] = {}
         self.set_subnet(self.max_subnet())
@@ -281,7 +271,7 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
                 nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
 
     def _make_block(self, c_in: int, c_out: int, stride: int, dilation: int,
-                    projection: bool, drop_prob: float) -> ResidualBlock:
+                    projection: bool, drop_share: float) -> ResidualBlock:
         if self.kind == 'basic':
             convs = [Conv2dSlice(c_in, c_out, 3, stride=stride,
                                  dilation=dilation),
@@ -299,8 +289,9 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
             shortcut = nn.Sequential(Conv2dSlice(c_in, c_out, 1,
                                                  stride=stride),
                                      self._bn(c_out))
-        return ResidualBlock(convs, bns, shortcut, drop_prob, self.with_cp,
-                             stride=stride)
+        return ResidualBlock(convs, bns, shortcut,
+                             DropPath(drop_share, self.drop_path_ratio),
+                             self.with_cp, stride=stride)
 
     def _build_stages(self, space: dict, stem_max: int,
                       width_max: List[int]) -> None:
@@ -319,52 +310,18 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
                 stride = self.strides[s] if b == 0 else 1
                 projection = b == 0 and (stride != 1 or in_fixed is None
                                          or in_fixed != out_fixed)
-                prob = self.drop_path_ratio * index / total
                 blocks.append(self._make_block(
                     c_in if b == 0 else width_max[s], width_max[s], stride,
-                    self.dilations[s], projection, prob))
+                    self.dilations[s], projection, index / total))
                 index += 1
             self.stages.append(nn.Sequential(*blocks))
             c_in, in_fixed = width_max[s], out_fixed
 
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out',
-                                        nonlinearity='relu')
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        if self.zero_init_residual:
-            for stage in self.stages:
-                for block in stage:
-                    nn.init.zeros_(block.bns[-1].weight)
+    def _residual_norms(self) -> List[nn.Module]:
+        return [block.bns[-1] for stage in self.stages for block in stage]
 
-    def _frozen_parts(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return [self.stem] + list(self.stages[:self.frozen_stages])
-
-    def _freeze(self) -> None:
-        for part in self._frozen_parts():
-            for p in part.parameters():
-                p.requires_grad = False
-        if self.bn_frozen:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    for p in m.parameters():
-                        p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ResNetSlice':
-        super().train(mode)
-        if mode:
-            for part in self._frozen_parts():
-                part.eval()
-            if self.bn_eval:
-                for m in self.modules():
-                    if isinstance(m, nn.BatchNorm2d):
-                        m.eval()
-        return self
+    def _stem_and_stages(self):
+        return self.stem, self.stages
 
     # -- the active subnet --------------------------------------------------
     def set_subnet(self, config: dict) -> None:
@@ -384,12 +341,6 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
             stem_channels=config['stem_channels'],
             stage_out_channel=list(config['stage_out_channel']),
             stage_blocks=list(config['stage_blocks']))
-
-    def set_drop_path(self, enabled: bool) -> None:
-        """Turn stochastic depth on or off (it needs drop_path_ratio > 0)."""
-        for stage in self.stages:
-            for block in stage:
-                block.drop_enabled = bool(enabled)
 
     @property
     def feat_dim(self) -> int:
@@ -426,9 +377,9 @@ class ResNetSlice(SubnetSpaceMixin, BaseModule):
             shortcut = nn.Sequential(
                 block.shortcut[0].to_static(in_channels=c_in),
                 block.shortcut[1].to_static(num_features=width))
-        static = ResidualBlock(convs, bns, shortcut, block.drop_prob,
-                               block.with_cp, stride=block.stride)
-        static.drop_enabled = block.drop_enabled
+        static = ResidualBlock(convs, bns, shortcut,
+                               copy.deepcopy(block.drop_path), block.with_cp,
+                               stride=block.stride)
         static.train(block.training)
         return static
 
@@ -468,5 +419,4 @@ def _module_args(module: nn.Module) -> dict:
     raise TypeError(f'unexpected stem module {module!r}')
 
 
-__all__ = ['ResNetSlice', 'ResidualBlock', 'StaticResNet', 'drop_path',
-           'int_choices']
+__all__ = ['ResNetSlice', 'ResidualBlock', 'StaticResNet', 'int_choices']

@@ -10,14 +10,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space import (Categorical, Space, build_search_space_recur,
                       default_of, validate_tree)
-from .resnet_slice import drop_path
-from .base import SubnetSpaceMixin
+from ..ops import DropPath, check_drop_ratio
+from .base import SliceBackbone
 from .static import StaticBackbone, forward_stages
 
 KEY = 'backbone.search_space'
@@ -53,11 +52,10 @@ class ShuffleCandidate(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int, kind: str,
                  kernel: int = 3, momentum: float = 0.1,
-                 drop_prob: float = 0.0):
+                 drop_path: Optional[DropPath] = None):
         super().__init__()
         self.stride = stride
-        self.drop_prob = float(drop_prob)
-        self.drop_enabled = True
+        self.drop_path = drop_path or DropPath(0.0)
         branch_in = c_in // 2 if stride == 1 else c_in
         branch_out = c_out - branch_in
         mid = c_out // 2
@@ -84,10 +82,7 @@ class ShuffleCandidate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
             keep, x = x[:, 0::2], x[:, 1::2]
-            out = self.main(x)
-            if self.drop_enabled:
-                out = drop_path(out, self.drop_prob, self.training)
-            return torch.cat((keep, out), 1)
+            return torch.cat((keep, self.drop_path(self.main(x))), 1)
         return torch.cat((self.proj(x), self.main(x)), 1)
 
 
@@ -109,7 +104,7 @@ StaticShuffleNet = StaticBackbone  # the exported form of this backbone
 
 @MODELS.register_module()
 # the guide's class name, kept as it is
-class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
+class ShuffleNetV2_OneShot(SliceBackbone):  # noqa: N801
     """SPOS ShuffleNetV2 supernet: 20 blocks x 4 candidate units.
 
     Search-space key:
@@ -127,8 +122,8 @@ class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
     ``last_channels`` (1024). Layer indices for ``out_indices``: 0..3 the
     stages, 4 the last conv; the default is the deepest layer.
 
-    ``drop_path_ratio`` drops the main branch of stride-1 units (rising
-    linearly with the block index from 0). ``min_subnet``/``max_subnet``
+    ``drop_path_ratio`` drops the main branch of stride-1 units (block ``i``
+    of ``n`` at ``ratio * i / n``; see :meth:`set_drop_path`). ``min_subnet``/``max_subnet``
     follow the spaces' order, here alphabetical (``shuffle_3x3`` first,
     ``xception`` last). ``drop_zero_grads()`` applies the SPOS rule: a
     gradient summing to 0 is set to None so momentum and weight decay leave
@@ -156,9 +151,8 @@ class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
         if any(c % 2 for c in stage_channels):
             raise ConfigError('backbone.stage_channels: widths must be even '
                               f'(channel split), found {stage_channels!r}')
-        if not 0.0 <= float(drop_path_ratio) < 1.0:
-            raise ConfigError(f'backbone.drop_path_ratio: expected a value '
-                              f'in [0, 1), found {drop_path_ratio!r}')
+        self.drop_path_ratio = check_drop_ratio(drop_path_ratio,
+                                                'backbone.drop_path_ratio')
         num_layers = len(stage_repeats) + int(with_last_layer)
         if out_indices is None:
             out_indices = (num_layers - 1,)
@@ -168,7 +162,6 @@ class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
             raise ConfigError(f'backbone.out_indices: expected indices in '
                               f'0..{num_layers - 1}, found {out_indices!r}')
         self.out_indices = out_indices
-        self.drop_path_ratio = float(drop_path_ratio)
         self.bn_momentum = bn_momentum
         self.frozen_stages = frozen_stages
         self.num_blocks = sum(stage_repeats)
@@ -183,9 +176,8 @@ class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
             blocks = []
             for b in range(repeats):
                 stride = 2 if b == 0 else 1
-                prob = self.drop_path_ratio * index / self.num_blocks
-                blocks.append(ChoiceBlock(
-                    self._candidates(c_in, width, stride, prob)))
+                blocks.append(ChoiceBlock(self._candidates(
+                    c_in, width, stride, index / self.num_blocks)))
                 c_in, index = width, index + 1
             self.layers.append(nn.Sequential(*blocks))
             widths.append(width)
@@ -239,39 +231,20 @@ class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
 
     # -- building -----------------------------------------------------------
     def _candidates(self, c_in: int, c_out: int, stride: int,
-                    prob: float) -> Dict[str, nn.Module]:
+                    share: float) -> Dict[str, nn.Module]:
         m = self.bn_momentum
+
+        def drop():
+            return DropPath(share, self.drop_path_ratio)
+
         units = {f'shuffle_{k}x{k}': ShuffleCandidate(
-            c_in, c_out, stride, 'shuffle', k, m, prob) for k in (3, 5, 7)}
+            c_in, c_out, stride, 'shuffle', k, m, drop()) for k in (3, 5, 7)}
         units['xception'] = ShuffleCandidate(c_in, c_out, stride, 'xception',
-                                             3, m, prob)
+                                             3, m, drop())
         return units
 
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out',
-                                        nonlinearity='relu')
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def _frozen_parts(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return [self.stem] + list(self.layers[:self.frozen_stages])
-
-    def _freeze(self) -> None:
-        for part in self._frozen_parts():
-            for p in part.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ShuffleNetV2_OneShot':
-        super().train(mode)
-        if mode:
-            for part in self._frozen_parts():
-                part.eval()
-        return self
+    def _stem_and_stages(self):
+        return self.stem, self.layers
 
     def _blocks(self) -> List[ChoiceBlock]:
         return [m for m in self.modules() if isinstance(m, ChoiceBlock)]
@@ -283,12 +256,6 @@ class ShuffleNetV2_OneShot(SubnetSpaceMixin, BaseModule):  # noqa: N801
         for block, name in zip(self._blocks(), config['choices']):
             block.chosen = name
         self._active = dict(choices=list(config['choices']))
-
-    def set_drop_path(self, enabled: bool) -> None:
-        """Turn the main-branch drop path on or off."""
-        for m in self.modules():
-            if isinstance(m, ShuffleCandidate):
-                m.drop_enabled = bool(enabled)
 
     def drop_zero_grads(self) -> None:
         """Set every gradient that sums to 0 to None (the SPOS rule)."""

@@ -5,16 +5,20 @@ from mmpretrain.models import ImageClassifier
 
 from ...errors import ConfigError
 from ...registry import MODELS
+from ...space.supernet import SupernetBackbone, require
 
 
 @MODELS.register_module()
 class ImageClassifierSearch(ImageClassifier):
     """A supernet classifier: slice backbone, neck, head, input resizing.
 
+    It is a :class:`gml.space.Supernet`: ``arch_space()`` and
+    ``set_subnet(config)``.
+
     Args:
         backbone, neck, head, ...: as mmpretrain's ``ImageClassifier``; the
-            backbone is a gml slice backbone (``set_subnet``,
-            ``search_space``, ``feat_dim``).
+            backbone is a gml slice backbone
+            (:class:`gml.space.SupernetBackbone`).
         resize_process: e.g. ``dict(type='ResizeSlice', resolution=dict(
             type='Int', lower=192, upper=289, step=32, default=224))``: the
             input is resized to the active resolution inside the model.
@@ -35,17 +39,14 @@ class ImageClassifierSearch(ImageClassifier):
         self.connect_head = dict(connect_head or {})
         for attr, source in self.connect_head.items():
             self._check_path(source, f'model.connect_head.{attr}')
-        name = type(self.backbone).__name__
-        for required in ('set_subnet', 'search_space'):
-            if not hasattr(self.backbone, required):
-                raise ConfigError(f'model.backbone: {name} is not a slice '
-                                  f'backbone (no {required})')
+        require(self.backbone, SupernetBackbone, 'model.backbone',
+                'a slice backbone')
         self._check_head_capacity()
 
     def _check_head_capacity(self) -> None:
         """A connected head attribute (e.g. ``in_channels``) must hold the
         largest value its source takes: the max subnet's."""
-        if not self.connect_head or not hasattr(self.backbone, 'max_subnet'):
+        if not self.connect_head:
             return
         self.backbone.set_subnet(self.backbone.max_subnet())
         for attr, source in self.connect_head.items():

@@ -11,6 +11,7 @@ Importing this package registers the ops in :data:`gml.registry.MODELS`
 """
 from .batchnorm_slice import BatchNorm2dSlice
 from .conv2d_slice import Conv2dSlice
+from .drop_path import DropPath, check_drop_ratio, drop_path
 from .flops import FlopsCounter, count_flops
 from .linear_slice import LinearSlice
 from .resize_slice import ResizeSlice
@@ -24,5 +25,6 @@ SLICE_OPS = (Conv2dSlice, LinearSlice, BatchNorm2dSlice, SqueezeExciteSlice,
 __all__ = [
     'BatchNorm2dSlice', 'Conv2dSlice', 'LinearSlice', 'ResizeSlice',
     'SqueezeExcite', 'SqueezeExciteSlice', 'SLICE_OPS', 'FlopsCounter',
-    'count_flops', 'center_crop_kernel', 'make_divisible'
+    'count_flops', 'center_crop_kernel', 'make_divisible', 'DropPath',
+    'check_drop_ratio', 'drop_path'
 ]
