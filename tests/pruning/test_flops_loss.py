@@ -1,6 +1,22 @@
 """The FLOPs loss: hand-computed values in MFLOPs, a dead band just below
 the target, gradients pointing into the band, and SGD on it moving only the
-architecture parameters (shared/reference/lessons.md: MMRazor's units mix)."""
+architecture parameters.
+
+DMCP's official ``log_l1`` loss, with the expected FLOPs E and the target T
+both in MFLOPs:
+
+    r = 0.1 if |E - T| > 200 else 1.0
+    L = log(r * |E - T|)         if E < 0.95 T
+    L = 0                        if 0.95 T <= E < T    (the dead band)
+    L = log(r * |E - 0.95 T|)    if E >= T
+    total = loss_weight * L      (0.1 in the official configs)
+
+MMRazor 1.0.0 mixes units here: its error is in FLOPs while the 0.95 T band
+is in MFLOPs and the +-200 window is compared with FLOPs, so the band can
+never be reached; with T = 2000 MFLOPs and weight 1 it gave 18.42 at
+1.0 GFLOPs and 19.06 at 1.9 GFLOPs, which is log(0.1 * |E - 2000|) with E
+in FLOPs (log(0.1 * (1e9 - 2000)) = 18.4207, log(0.1 * (1.9e9 - 2000)) =
+19.0625), where the formula above gives log(0.1 * 1000) = 4.6052 and 0."""
 import math
 
 import pytest

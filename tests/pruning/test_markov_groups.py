@@ -1,5 +1,13 @@
 """DMCP's width grid, Markov keep probabilities and expected width, against
-the reference's worked example (shared/reference/algorithms.md, DMCP)."""
+values worked out by hand from the DMCP official code's definitions:
+
+    num_groups = floor((max_w - min_w) / offset + 1e-4)
+    group_size = floor(offset * C / max_w)
+    min_ch     = C - group_size * num_groups   (not exactly min_w * C)
+    P(group k kept) = prod_{i <= k} p_i,  p_i = sigmoid(alpha_i)
+                      (MMRazor: p_i = exp(-max(alpha_i, 0)))
+    E[c] = min_ch + group_size * sum_k P(group k kept)
+"""
 import random
 
 import pytest
@@ -14,6 +22,12 @@ from gml.models.pruning.markov import (ChannelGroups, WidthGrid,
 GRID = WidthGrid(min=0.1, max=1.0, offset=0.1)
 
 
+# (min_ch, group_size, num_groups) by hand; with (0.1, 1.0, 0.1) there are
+# floor(0.9 / 0.1 + 1e-4) = 9 groups of floor(0.1 * C) channels, the rest
+# is min_ch: 64 - 9 * 6 = 10, 128 - 9 * 12 = 20, 256 - 9 * 25 = 31,
+# 512 - 9 * 51 = 53, 2048 - 9 * 204 = 212. With max 1.5 (the MobileNetV2
+# config): floor(1.4 / 0.1 + 1e-4) = 14 groups of floor(0.1 * 48 / 1.5) = 3,
+# min_ch = 48 - 14 * 3 = 6.
 @pytest.mark.parametrize('channels, grid, expected', [
     (64, GRID, (10, 6, 9)),
     (128, GRID, (20, 12, 9)),
@@ -22,8 +36,8 @@ GRID = WidthGrid(min=0.1, max=1.0, offset=0.1)
     (2048, GRID, (212, 204, 9)),
     (48, WidthGrid(min=0.1, max=1.5, offset=0.1), (6, 3, 14)),
 ])
-def test_group_structure_equals_the_reference_table(channels, grid,
-                                                    expected):
+def test_group_structure_equals_hand_computed_values(channels, grid,
+                                                     expected):
     groups = grid.groups_of(channels)
     assert (groups.min_ch, groups.group_size, groups.num_groups) == expected
     assert groups.channels == channels
@@ -48,15 +62,21 @@ def test_expected_width_of_the_worked_example():
 
 def test_marginals_are_products_and_scales_cover_every_channel():
     alpha = torch.tensor([0.0, 1.0, -1.0])
-    p = torch.sigmoid(alpha)
-    assert torch.allclose(keep_probabilities(alpha), p)
-    assert torch.allclose(marginals(alpha),
-                          torch.stack([p[0], p[0] * p[1], p[0] * p[1] * p[2]]))
+    # by hand: sigmoid(0) = 1/2, sigmoid(1) = e / (1 + e) = 0.7310585786,
+    # sigmoid(-1) = 1 / (1 + e) = 0.2689414214; the marginals are the
+    # running products 1/2, 1/2 * 0.7310585786 = 0.3655292893 and
+    # 0.3655292893 * 0.2689414214 = 1/2 * e / (1 + e)**2 = 0.0983059666
+    p = [0.5, 0.7310585786, 0.2689414214]
+    m = [0.5, 0.3655292893, 0.0983059666]
+    torch.testing.assert_close(keep_probabilities(alpha),
+                               torch.tensor(p), rtol=0, atol=1e-7)
+    torch.testing.assert_close(marginals(alpha), torch.tensor(m),
+                               rtol=0, atol=1e-7)
+    # 2 channels always kept, then 3 groups of 2 scaled by their marginal
     groups = ChannelGroups(min_ch=2, group_size=2, num_groups=3)
     scale = channel_scale(groups, alpha)
-    m = marginals(alpha)
-    assert scale.tolist() == pytest.approx(
-        [1, 1, m[0], m[0], m[1], m[1], m[2], m[2]])
+    assert [float(v) for v in scale] == pytest.approx(
+        [1, 1, m[0], m[0], m[1], m[1], m[2], m[2]], abs=1e-7)
 
 
 def test_direct_samples_average_to_the_expected_width():
