@@ -21,7 +21,8 @@ from gml.utils.cli import run_cli  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('mess', help='a .mess file')
     parser.add_argument('--out', required=True, help='the checkpoint to '
                         'write (.pth)')

@@ -17,7 +17,8 @@ from gml.utils.cli import add_runner_arguments, run_cli  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file the checkpoint was '
                         'trained with')
     parser.add_argument('checkpoint', help='checkpoint file (.pth), or a '

@@ -22,9 +22,10 @@ ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r')
 
 def _config(tmp_path, lrs=(0.1, ), steps=3, delay=0.05, parallel=1):
     trial = write_trial(tmp_path)
+    command = f'{sys.executable} {trial} lr={{lr}} steps={steps} delay={delay}'
     return write_config(tmp_path, f'''
         task:
-          template: "{sys.executable} {trial} lr={{lr}} steps={steps} delay={delay}"
+          template: "{command}"
           search_args:
             lr: {{type: Categorical, data: {list(lrs)}}}
         searcher: {{type: GridSearcher, reward_attribute: acc}}
