@@ -8,6 +8,7 @@ import random
 from typing import Any, Callable, Dict, List, Optional, Type, Union
 
 from ..errors import ConfigError
+from ..utils.checks import is_int
 
 RandomLike = Union[None, int, random.Random]
 
@@ -142,6 +143,6 @@ def optional_int(space: Space, name: str, value: Optional[Any]) -> \
     """Check that an optional argument is an int (not a bool)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise space.fail(f'{name} must be an integer, found {value!r}')
     return value

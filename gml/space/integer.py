@@ -1,6 +1,7 @@
 """Integers on an evenly spaced range whose upper bound is exclusive."""
 from typing import List, Optional
 
+from ..utils.checks import is_int
 from .base import (RandomLike, Space, as_rng, check_default, optional_int,
                    register_space)
 
@@ -34,7 +35,7 @@ class Int(Space):
         return as_rng(seed).choice(self._values)
 
     def validate(self, value) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             raise self.fail(f'{value!r} is not an integer')
         if value not in self._values:
             raise self.fail(f'{value} not in range(lower={self.lower}, '

@@ -2,6 +2,7 @@
 import math
 from typing import List, Optional
 
+from ..utils.checks import is_number
 from .base import (RandomLike, Space, as_rng, check_default, optional_int,
                    register_space)
 
@@ -21,7 +22,7 @@ class Real(Space):
                  count: Optional[int] = None, key: str = ''):
         super().__init__(key)
         for name, value in (('lower', lower), ('upper', upper)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if not is_number(value):
                 raise self.fail(f'{name} must be a number, found {value!r}')
         self.lower, self.upper, self.log = float(lower), float(upper), bool(log)
         if self.lower >= self.upper:
@@ -34,7 +35,7 @@ class Real(Space):
             if self.log:
                 raise self.fail('step is for linear scales; use count with '
                                 'log=True')
-            if not isinstance(step, (int, float)) or step <= 0:
+            if not is_number(step) or step <= 0:
                 raise self.fail(f'step must be a positive number, found '
                                 f'{step!r}')
         self.step = step
@@ -73,7 +74,7 @@ class Real(Space):
         return rng.uniform(self.lower, self.upper)
 
     def validate(self, value) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             raise self.fail(f'{value!r} is not a number')
         if not self.lower <= value <= self.upper:
             raise self.fail(f'{value} outside [{self.lower}, {self.upper}]')

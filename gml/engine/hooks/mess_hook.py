@@ -8,6 +8,7 @@ from mmengine.model import is_model_wrapper
 
 from ...errors import ConfigError
 from ...registry import HOOKS
+from ...utils.checks import check_int
 
 
 @HOOKS.register_module()
@@ -52,14 +53,9 @@ class MESSHook(Hook):
         self.options = MESSOptions.create(
             'MESSHook.', version=version, qb=qb, qba=qba, qbb=qbb,
             pointwise=pointwise, slice_size=slice_size)
-        for key, value, low in (('warmup_epochs', warmup_epochs, 0),
-                                ('interval', interval, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    value < low:
-                raise ConfigError(f'MESSHook.{key}: expected an integer >= '
-                                  f'{low}, found {value!r}')
-        self.warmup_epochs = warmup_epochs
-        self.interval = interval
+        self.warmup_epochs = check_int(warmup_epochs,
+                                       'MESSHook.warmup_epochs', 0)
+        self.interval = check_int(interval, 'MESSHook.interval', 1)
         if out_file is not None and not isinstance(out_file, str):
             raise ConfigError(f'MESSHook.out_file: expected a file name or '
                               f'None, found {out_file!r}')

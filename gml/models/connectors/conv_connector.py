@@ -6,6 +6,7 @@ import torch.nn as nn
 
 from ...errors import ConfigError
 from ...registry import MODELS
+from ...utils.checks import check_bool
 from ..losses._args import positive_int
 
 
@@ -35,10 +36,8 @@ class ConvConnector(nn.Module):
                                    'ConvConnector')
         out_channels = positive_int(out_channels, 'out_channels',
                                     'ConvConnector')
-        for name, value in (('norm', norm), ('act', act)):
-            if not isinstance(value, bool):
-                raise ConfigError(f'ConvConnector.{name}: expected True or '
-                                  f'False, found {value!r}')
+        check_bool(norm, 'ConvConnector.norm')
+        check_bool(act, 'ConvConnector.act')
         layers = [nn.Conv2d(in_channels, out_channels, 1, bias=not norm)]
         if norm:
             layers.append(nn.BatchNorm2d(out_channels))

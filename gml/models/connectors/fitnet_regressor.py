@@ -1,5 +1,4 @@
 """FitNet's regressor from a student feature to the teacher's shape."""
-from numbers import Integral
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -7,13 +6,14 @@ import torch.nn as nn
 
 from ...errors import ConfigError
 from ...registry import MODELS
+from ...utils.checks import is_int
 from ..losses._args import positive_int
 
 Size = Union[int, Sequence[int]]
 
 
 def _size(value: Size, name: str) -> Tuple[int, int]:
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if is_int(value):
         value = (value, value)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ConfigError(f'FitNetRegressor.{name}: expected (H, W) or an '

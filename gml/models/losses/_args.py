@@ -3,47 +3,31 @@
 Bad constructor arguments raise :class:`gml.errors.ConfigError` naming the
 argument; tensors that cannot be compared raise ``ValueError``.
 """
-import math
-from numbers import Integral, Real
 from typing import Iterable
 
 import torch
 
-from ...errors import ConfigError
+from ...utils.checks import check_choice, check_int, check_number
+
+# The losses and connectors name a key ``<owner>.<name>``
+# (``KDLoss.temperature``); the checks themselves are gml.utils.checks.
 
 
 def real(value, name: str, owner: str, minimum=None,
          strict: bool = False) -> float:
     """``value`` as a finite float; ``> minimum`` (strict) or ``>=``."""
-    if isinstance(value, bool) or not isinstance(value, Real) \
-            or not math.isfinite(float(value)):
-        raise ConfigError(f'{owner}.{name}: expected a finite number, '
-                          f'found {value!r}')
-    value = float(value)
-    if minimum is not None and (value < minimum
-                                or (strict and value == minimum)):
-        bound = f'> {minimum:g}' if strict else f'>= {minimum:g}'
-        raise ConfigError(f'{owner}.{name}: expected a number {bound}, '
-                          f'found {value!r}')
-    return value
+    return check_number(value, f'{owner}.{name}', minimum, strict=strict,
+                        finite=True)
 
 
 def positive_int(value, name: str, owner: str) -> int:
     """``value`` as an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, Integral) \
-            or value < 1:
-        raise ConfigError(f'{owner}.{name}: expected a positive integer, '
-                          f'found {value!r}')
-    return int(value)
+    return check_int(value, f'{owner}.{name}', 1)
 
 
 def choice(value, name: str, owner: str, options: Iterable[str]) -> str:
     """``value`` if it is one of ``options``."""
-    options = tuple(options)
-    if value not in options:
-        raise ConfigError(f'{owner}.{name}: expected one of '
-                          f'{", ".join(map(repr, options))}, found {value!r}')
-    return value
+    return check_choice(value, f'{owner}.{name}', options)
 
 
 def same_shape(student: torch.Tensor, teacher: torch.Tensor,

@@ -3,8 +3,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...errors import ConfigError
 from ...registry import MODELS
+from ...utils.checks import check_bool
 from ._args import real, same_shape
 
 
@@ -33,10 +33,8 @@ class SoftCrossEntropyLoss(nn.Module):
         self.temperature = real(temperature, 'temperature', owner, 0,
                                 strict=True)
         self.loss_weight = real(loss_weight, 'loss_weight', owner)
-        if not isinstance(target_is_prob, bool):
-            raise ConfigError(f'{owner}.target_is_prob: expected True or '
-                              f'False, found {target_is_prob!r}')
-        self.target_is_prob = target_is_prob
+        self.target_is_prob = check_bool(target_is_prob,
+                                         f'{owner}.target_is_prob')
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:

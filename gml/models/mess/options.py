@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from ...errors import ConfigError
+from ...utils.checks import check_bits, check_choice, check_int
 
 VERSIONS = {
     #        quantize weights, quantize alpha/beta, beta, fixed k
@@ -25,14 +26,6 @@ VERSIONS = {
 }
 POINTWISE = ('auto', True, False)
 MAX_BITS = 8
-
-
-def _check_bits(value, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            not 1 <= value <= MAX_BITS:
-        raise ConfigError(f'{key}: expected an integer number of bits from '
-                          f'1 to {MAX_BITS}, found {value!r}')
-    return value
 
 
 @dataclass(frozen=True)
@@ -61,20 +54,14 @@ class MESSOptions:
         """Build and check the options; a bad value is a ConfigError that
         names the key as ``prefix + key`` (``MESSHook.qb``, ``--qb``)."""
         options = cls(**kwargs)
-        if options.version not in VERSIONS:
+        if options.version not in VERSIONS:  # listed unquoted, as on the CLI
             raise ConfigError(f'{prefix}version: expected one of '
                               f'{", ".join(VERSIONS)}, found '
                               f'{options.version!r}')
         for key in ('qb', 'qba', 'qbb'):
-            _check_bits(getattr(options, key), prefix + key)
-        if options.pointwise not in POINTWISE or \
-                not isinstance(options.pointwise, (str, bool)):
-            raise ConfigError(f"{prefix}pointwise: expected 'auto', True or "
-                              f'False, found {options.pointwise!r}')
-        size = options.slice_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f'{prefix}slice_size: expected a positive '
-                              f'integer, found {size!r}')
+            check_bits(getattr(options, key), prefix + key, 1, MAX_BITS)
+        check_choice(options.pointwise, f'{prefix}pointwise', POINTWISE)
+        check_int(options.slice_size, f'{prefix}slice_size', 1)
         return options
 
     @property
