@@ -2,6 +2,7 @@
 from typing import Optional
 
 from ...errors import ConfigError
+from ...models.quantizers import ModelQuantizer
 from ...registry import ALGORITHMS, MODELS
 from ...utils.weights import load_weights
 from ..base import BaseAlgorithm
@@ -46,6 +47,11 @@ class QAT(BaseAlgorithm):
             self.quantizer = MODELS.build(quantizer)
         except TypeError as exc:  # an argument the quantizer does not take
             raise ConfigError(f'algorithm.quantizer: {exc}') from None
+        if not isinstance(self.quantizer, ModelQuantizer):
+            raise ConfigError(
+                'algorithm.quantizer: expected a model quantizer '
+                '(gml.TorchDefaultQuantizer, gml.LowBitQuantizer), found '
+                f'{type(self.quantizer).__name__}')
         prepared = self.quantizer.prepare(self.model)
         # a captured graph holds copies of the (pretrained) weights, which
         # the Runner's weight initialisation does not reach
@@ -53,12 +59,8 @@ class QAT(BaseAlgorithm):
         self.model = prepared
 
     def convert(self):
-        """The real int8 model of the trained fake-quantized one."""
-        if not hasattr(self.quantizer, 'convert'):
-            raise ConfigError(
-                f'algorithm.quantizer: {type(self.quantizer).__name__} '
-                'simulates its bit width in fp32 and has no int8 '
-                'conversion; use gml.TorchDefaultQuantizer for int8 models')
+        """The deployable model of the trained fake-quantized one (the
+        real int8 model with gml.TorchDefaultQuantizer)."""
         return self.quantizer.convert(self.model)
 
     def init_weights(self) -> None:

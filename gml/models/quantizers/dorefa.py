@@ -2,11 +2,11 @@
 import torch
 
 from ...registry import MODELS
-from .base import BaseQuantizer, round_ste
+from .tensor_quantizer import TensorQuantizer, round_ste
 
 
 @MODELS.register_module()
-class DoReFaQuantizer(BaseQuantizer):
+class DoReFaQuantizer(TensorQuantizer):
     """DoReFa's uniform quantizers, straight-through gradients.
 
     * activations: ``round(clamp(x, 0, clip) * n / clip) * clip / n``;

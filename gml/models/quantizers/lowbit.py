@@ -8,12 +8,14 @@ import torch.nn as nn
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from .base import check_bits
+from ...utils.checks import check_choice, check_int
 from .dorefa import DoReFaQuantizer
 from .layers import QUANT_TYPES, to_quantized
 from .lqnets import LQNetsQuantizer
 from .lsq import LSQQuantizer
+from .model_quantizer import ModelQuantizer
 from .pact import PACTQuantizer
+from .tensor_quantizer import MAX_BITS
 from .xnor import XNORQuantizer
 
 METHODS = ('dorefa', 'pact', 'lsq', 'lqnets', 'xnor')
@@ -45,7 +47,7 @@ def _input_quantizer(method, bits, cfg):
 
 
 @MODELS.register_module()
-class LowBitQuantizer:
+class LowBitQuantizer(ModelQuantizer):
     """Quantization-aware training with a low-bit method.
 
     Every ``nn.Conv2d`` / ``nn.Linear`` of the model becomes a layer that
@@ -74,12 +76,10 @@ class LowBitQuantizer:
                  skip_layers: Sequence[str] = (), per_channel: bool = True,
                  grad_scale: str = 'lsq', clip: Optional[float] = None,
                  gamma: bool = False, gradient: str = 'ste'):
-        if method not in METHODS:
-            raise ConfigError(f'quantizer.method: expected one of {METHODS},'
-                              f' found {method!r}')
-        check_bits(weight_bits, 'quantizer', key='weight_bits')
+        check_choice(method, 'quantizer.method', METHODS)
+        check_int(weight_bits, 'quantizer.weight_bits', 1, MAX_BITS)
         if act_bits != FULL_PRECISION:
-            check_bits(act_bits, 'quantizer', key='act_bits')
+            check_int(act_bits, 'quantizer.act_bits', 1, MAX_BITS)
         if method == 'xnor':
             for key, bits in (('weight_bits', weight_bits),
                               ('act_bits', act_bits)):
@@ -137,3 +137,11 @@ class LowBitQuantizer:
             to_quantized(layer, weight_q, input_q)
         self.quantized_layers = list(targets)
         return model
+
+    def convert(self, model: nn.Module) -> nn.Module:
+        """Not available: the low-bit methods are simulated in fp32 and
+        there are no low-bit kernels to convert to (ConfigError)."""
+        raise ConfigError(
+            'algorithm.quantizer: LowBitQuantizer simulates its bit width '
+            'in fp32 and has no int8 conversion; use '
+            'gml.TorchDefaultQuantizer for int8 models')

@@ -6,11 +6,11 @@ import math
 import torch
 
 from ...registry import MODELS
-from .base import BaseQuantizer
+from .tensor_quantizer import TensorQuantizer
 
 
 @MODELS.register_module()
-class LQNetsQuantizer(BaseQuantizer):
+class LQNetsQuantizer(TensorQuantizer):
     """Levels ``codes @ v`` for a learned basis ``v`` of ``bits`` values:
     every binary code in ``{0, 1}^bits`` (activations) or ``{-1, 1}^bits``
     (weights). A value maps to its nearest level (thresholds halfway

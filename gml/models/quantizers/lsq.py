@@ -6,13 +6,13 @@ import torch.nn as nn
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from .base import BaseQuantizer, grad_scale, round_ste
+from .tensor_quantizer import TensorQuantizer, grad_scale, round_ste
 
 GRAD_SCALES = ('lsq', 'none')
 
 
 @MODELS.register_module()
-class LSQQuantizer(BaseQuantizer):
+class LSQQuantizer(TensorQuantizer):
     """``q = round(clamp(x / s, -Qn, Qp)) * s`` with a learned step ``s``.
 
     Weights are signed (``Qn = 2^(b-1)``, ``Qp = 2^(b-1) - 1``, so

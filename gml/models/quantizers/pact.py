@@ -3,11 +3,11 @@ import torch
 import torch.nn as nn
 
 from ...registry import MODELS
-from .base import BaseQuantizer
+from .tensor_quantizer import TensorQuantizer
 
 
 @MODELS.register_module()
-class PACTQuantizer(BaseQuantizer):
+class PACTQuantizer(TensorQuantizer):
     """Activations clipped to a learnable ``[0, alpha]`` and quantized on
     it: ``y = clamp(x, 0, alpha)``, ``q = round(y n / alpha) alpha / n``.
 

@@ -13,12 +13,13 @@ from .pt2e.batchnorm import (bn_hyper_parameters, keep_bn_on_switch,
 from .pt2e.capture import capture
 from .pt2e.convert import convert_to_int8
 from ..graph_classifier import GraphClassifier
+from .model_quantizer import ModelQuantizer
 from .pt2e.region import (bounded, check_module_name, fuse_groups,
                           region_filter, unfused_pairs)
 
 
 @MODELS.register_module()
-class TorchDefaultQuantizer:
+class TorchDefaultQuantizer(ModelQuantizer):
     """Quantization-aware training with PyTorch's int8 quantizers.
 
     The model is captured with ``torch.export`` (its batch size stays
@@ -70,7 +71,8 @@ class TorchDefaultQuantizer:
 
     def prepare(self, model: nn.Module) -> GraphClassifier:
         """The fake-quantized graph of ``model`` (which is not changed),
-        ready to train in the Runner."""
+        ready to train in the Runner, with ``model``'s head and data
+        preprocessor."""
         from torchao.quantization.pt2e import allow_exported_model_train_eval
         from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
         names = [name for name, _ in model.named_modules() if name]
@@ -102,12 +104,13 @@ class TorchDefaultQuantizer:
             graph, head, self.input_shape,
             getattr(model, 'data_preprocessor', None))
 
-    def convert(self, prepared: GraphClassifier) -> GraphClassifier:
-        """The int8 model of a trained :meth:`prepare` result (kept)."""
-        if not isinstance(prepared, GraphClassifier):
+    def convert(self, model: GraphClassifier) -> GraphClassifier:
+        """The real int8 model (in eval mode) of a trained :meth:`prepare`
+        result, which is kept as it is."""
+        if not isinstance(model, GraphClassifier):
             raise ConfigError('TorchDefaultQuantizer.convert: expected the '
                               'model prepare() returned, found '
-                              f'{type(prepared).__name__}')
-        int8 = convert_to_int8(prepared.net, self.bn_hyper)
-        return GraphClassifier(int8, prepared.head, prepared.input_shape,
-                               prepared.data_preprocessor).eval()
+                              f'{type(model).__name__}')
+        int8 = convert_to_int8(model.net, self.bn_hyper)
+        return GraphClassifier(int8, model.head, model.input_shape,
+                               model.data_preprocessor).eval()

@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from .base import BaseQuantizer
+from .tensor_quantizer import TensorQuantizer
 
 GRADIENTS = ('ste', 'triangle')
 
@@ -16,7 +16,7 @@ def _sign(x: torch.Tensor) -> torch.Tensor:
 
 
 @MODELS.register_module()
-class XNORQuantizer(BaseQuantizer):
+class XNORQuantizer(TensorQuantizer):
     """1-bit values.
 
     * weights: ``sign(w) * mean|w|`` per output channel (XNOR), or

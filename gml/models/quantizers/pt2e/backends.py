@@ -12,7 +12,8 @@ from typing import Optional
 import torch
 
 from ....errors import ConfigError
-from ..base import check_bits
+from ....utils.checks import check_int, check_number
+from ..tensor_quantizer import MAX_BITS
 
 BACKENDS = {'fbgemm': 'x86', 'x86': 'x86', 'onednn': 'x86',
             'qnnpack': 'xnnpack', 'xnnpack': 'xnnpack'}
@@ -61,8 +62,8 @@ def check_qconfig(custom_qconfig: Optional[dict], kind: str) -> dict:
                           f'some of {sorted(QCONFIG_DEFAULTS)}')
     options = dict(QCONFIG_DEFAULTS, **custom_qconfig)
     # a symmetric signed weight grid needs at least -1, 0, 1
-    check_bits(options['weight_bits'], OWNER, low=2, key='weight_bits')
-    check_bits(options['act_bits'], OWNER, key='act_bits')
+    check_int(options['weight_bits'], f'{OWNER}.weight_bits', 2, MAX_BITS)
+    check_int(options['act_bits'], f'{OWNER}.act_bits', 1, MAX_BITS)
     if not options['weight_symmetric']:
         raise ConfigError(f'{OWNER}.weight_symmetric: the pt2e quantizers '
                           'store weights symmetric (zero point 0); found '
@@ -70,10 +71,8 @@ def check_qconfig(custom_qconfig: Optional[dict], kind: str) -> dict:
     if kind == 'x86' and options['act_symmetric']:
         raise ConfigError(f'{OWNER}.act_symmetric: the x86 backend runs '
                           'unsigned (uint8) activations only; found True')
-    constant = options['averaging_constant']
-    if not isinstance(constant, (int, float)) or not 0 < constant <= 1:
-        raise ConfigError(f'{OWNER}.averaging_constant: expected a number '
-                          f'in (0, 1], found {constant!r}')
+    check_number(options['averaging_constant'],
+                 f'{OWNER}.averaging_constant', 0, 1, strict=True)
     if kind == 'x86' and not options['per_channel']:
         warnings.warn('custom_qconfig.per_channel=False: per-tensor weights '
                       'train and convert, but the x86 int8 kernels need '

@@ -1,23 +1,14 @@
-"""What every low-bit quantizer shares: bit checks, the straight-through
-rounding and the gradient scale trick."""
+"""What every low-bit fake quantizer of one tensor shares: the bit check,
+the straight-through rounding and the gradient scale trick."""
 import abc
 
 import torch
 import torch.nn as nn
 
-from ...errors import ConfigError
+from ...utils.checks import check_choice, check_int
 
 ROLES = ('weight', 'activation')
-
-
-def check_bits(bits, owner: str, low: int = 1, high: int = 8,
-               key: str = 'bits') -> int:
-    """``bits`` as an int in ``[low, high]`` (ConfigError otherwise)."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or \
-            not low <= bits <= high:
-        raise ConfigError(f'{owner}.{key}: expected an integer from {low} to '
-                          f'{high}, found {bits!r}')
-    return bits
+MAX_BITS = 8
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -30,21 +21,23 @@ def grad_scale(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x * scale + (x - x * scale).detach()
 
 
-class BaseQuantizer(nn.Module, metaclass=abc.ABCMeta):
+class TensorQuantizer(nn.Module, metaclass=abc.ABCMeta):
     """A fake quantizer of one tensor role (``'weight'`` or
-    ``'activation'``) at ``bits`` bits; ``enabled=False`` passes values
-    through unchanged."""
+    ``'activation'``) at ``bits`` bits: it maps a tensor to its quantized
+    values in the same dtype, with the gradient its method prescribes;
+    ``enabled=False`` passes values through unchanged.
+
+    A model quantizer (:class:`~.model_quantizer.ModelQuantizer`) puts
+    these into a model's layers; subclasses implement :meth:`quantize`.
+    """
 
     name = 'quantizer'
 
     def __init__(self, bits: int, role: str, low: int = 1):
         super().__init__()
         owner = type(self).__name__
-        self.bits = check_bits(bits, owner, low)
-        if role not in ROLES:
-            raise ConfigError(f'{owner}.role: expected one of {ROLES}, '
-                              f'found {role!r}')
-        self.role = role
+        self.bits = check_int(bits, f'{owner}.bits', low, MAX_BITS)
+        self.role = check_choice(role, f'{owner}.role', ROLES)
         self.enabled = True
 
     @property
