@@ -3,6 +3,7 @@ import glob
 import os
 
 import pytest
+import yaml
 
 from gml.search.config import load_search_config
 from gml.search.store import TaskStore
@@ -14,9 +15,23 @@ SHIPPED = sorted(glob.glob(os.path.join(REPO, 'configs', '**', '*.yaml'),
                            recursive=True))
 
 
-@pytest.mark.parametrize('path', SHIPPED,
-                         ids=[os.path.relpath(p, REPO) for p in SHIPPED])
-def test_every_shipped_search_config_builds(path, monkeypatch):
+def _uses_slurm(path):
+    with open(path) as f:
+        scheduler = (yaml.safe_load(f) or {}).get('scheduler') or {}
+    return scheduler.get('type') in ('slurm', 'SlurmScheduler')
+
+
+# building a Slurm scheduler needs sbatch: those configs take the `slurm`
+# fixture (skip without a cluster, fail under CI) and get its marker
+SLURM_CONFIGS = [p for p in SHIPPED if _uses_slurm(p)]
+PLAIN_CONFIGS = [p for p in SHIPPED if not _uses_slurm(p)]
+
+
+def _relative(paths):
+    return [os.path.relpath(p, REPO) for p in paths]
+
+
+def _builds(path, monkeypatch):
     from gml.search.controller import build_components
     monkeypatch.chdir(REPO)
     cfg = load_search_config(path)
@@ -25,6 +40,21 @@ def test_every_shipped_search_config_builds(path, monkeypatch):
     assert set(first) == set(cfg.search_args)
     assert (assessor is None) == (cfg.assessor_cfg is None)
     assert scheduler.capacity() == cfg.parallel_size
+
+
+def test_the_slurm_config_is_told_apart():
+    assert 'configs/hpo/slurm/search_config.yaml' in _relative(SLURM_CONFIGS)
+    assert 'configs/hpo/random/search_config.yaml' in _relative(PLAIN_CONFIGS)
+
+
+@pytest.mark.parametrize('path', PLAIN_CONFIGS, ids=_relative(PLAIN_CONFIGS))
+def test_every_shipped_search_config_builds(path, monkeypatch):
+    _builds(path, monkeypatch)
+
+
+@pytest.mark.parametrize('path', SLURM_CONFIGS, ids=_relative(SLURM_CONFIGS))
+def test_every_shipped_slurm_search_config_builds(path, monkeypatch, slurm):
+    _builds(path, monkeypatch)
 
 
 @pytest.mark.slow
