@@ -41,7 +41,16 @@ class _LocalCIFARMixin:
     def _check_integrity(self) -> bool:
         root = self.data_prefix['root']
         check_cifar_files(type(self), root)
-        return (not self.verify_md5) or super()._check_integrity()
+        if self.verify_md5 and not super()._check_integrity():
+            # mmpretrain would report the files as missing and suggest
+            # download=True, which gml never does
+            folder = os.path.join(root, self.base_folder)
+            raise DataNotFoundError(
+                f'{type(self).__name__}: the files in {folder} do not have '
+                f'the official checksums (verify_md5=True); replace them '
+                f'with the files of {self.filename}, or set '
+                f'verify_md5=False')
+        return True
 
     def _load_meta(self):
         if not self.verify_md5:

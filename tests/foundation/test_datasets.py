@@ -82,8 +82,16 @@ def test_cifar100_reads_fine_labels(tmp_path):
 
 def test_cifar_md5_check_is_optional(tmp_path):
     write_cifar10(str(tmp_path))
-    with pytest.raises(Exception):  # checksums of the real files differ
+    # the random files do not have the official checksums: with the check
+    # on they are refused as such (not reported missing); off, they load
+    folder = tmp_path / 'cifar-10-batches-py'
+    with pytest.raises(DataNotFoundError) as info:
         CIFAR10(data_root=str(tmp_path), split='train', verify_md5=True)
+    assert str(info.value) == (
+        f'CIFAR10: the files in {folder} do not have the official checksums '
+        '(verify_md5=True); replace them with the files of '
+        'cifar-10-python.tar.gz, or set verify_md5=False')
+    assert len(CIFAR10(data_root=str(tmp_path), split='train')) == 30
 
 
 def test_missing_cifar_names_the_expected_path_and_never_downloads(tmp_path):
