@@ -24,7 +24,6 @@ INSTALL_REQUIRES = [
     'scikit-learn>=1.3',
     'scikit-optimize>=0.10.2',
     'pyyaml>=6',
-    'click>=8',
     'numba>=0.58',
     'rich>=13',
     'matplotlib>=3.7',
