@@ -16,7 +16,7 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
     the file with mmengine alone (``load_from`` or ``tools/test.py``).
     """
     from ..utils.config import load_config
-    from ..utils.weights import read_state_dict
+    from ..utils.weights import read_state_dict, write_checkpoint
     cfg = load_config(config)
     if cfg.get('algorithm') is None:
         raise ConfigError(f'{config}: has no `algorithm`; its checkpoints are '
@@ -27,11 +27,9 @@ def export_wrapped_model(config: str, checkpoint: str, output: str) -> str:
     if not plain:
         raise ConfigError(f'{checkpoint}: no `model.` weights in it; is it a '
                           f'checkpoint of {config}?')
-    with atomic_path(output) as tmp:
-        torch.save({'state_dict': plain,
-                    'meta': dict(exported_from=os.path.abspath(checkpoint),
-                                 algorithm=cfg.algorithm.get('type'))}, tmp)
-    return output
+    return write_checkpoint(output, plain,
+                            exported_from=os.path.abspath(checkpoint),
+                            algorithm=cfg.algorithm.get('type'))
 
 
 def calibration_progress(loader, calib_iters: int):
@@ -92,14 +90,20 @@ def export_subnet(config, checkpoint: str, subnet: str,
 
     from ..algorithms.nas.export import load_sliced_weights, subnet_model_cfg
     from ..registry import build_model
+    from ..space import map_spaces
+    from ..space.supernet import Supernet
     from ..utils.weights import read_state_dict
     from ..utils.progress import START_DELAY, progress_status
     with progress_status('building the supernet', start_delay=START_DELAY):
         cfg, algorithm = build_config_algorithm(
-            config, 'a supernet', lambda a: hasattr(a, 'mutator'),
-            'has no subnets to export')
+            config, 'a supernet',
+            lambda a: isinstance(getattr(a, 'model', None), Supernet),
+            'has no subnets to export: its model is not a supernet '
+            '(arch_space(), set_subnet())')
     if subnet in ('max', 'min'):
-        chosen = algorithm.mutator.sample(subnet)
+        chosen = map_spaces(algorithm.model.arch_space(),
+                            (lambda s: s.max) if subnet == 'max' else
+                            (lambda s: s.min))
     else:
         if not os.path.isfile(subnet):
             raise ConfigError(f'--subnet: expected max, min or a YAML file, '
@@ -128,17 +132,18 @@ def export_subnet(config, checkpoint: str, subnet: str,
         with calibration_progress(loader, calib_iters) as bar:
             recalibrate_bn(model, bar.iterate(loader), calib_iters,
                            forward=forward)
-    os.makedirs(out_dir, exist_ok=True)
     paths = dict(yaml=os.path.join(out_dir, 'subnet.yaml'),
                  checkpoint=os.path.join(out_dir, 'subnet.pth'),
                  config=os.path.join(out_dir, 'subnet_config.py'))
-    with open(paths['yaml'], 'w') as f:
+    with atomic_path(paths['yaml']) as tmp, open(tmp, 'w') as f:
         yaml.safe_dump(chosen, f, sort_keys=False)
-    torch.save({'state_dict': model.state_dict(),
-                'meta': dict(subnet=chosen,
-                             exported_from=os.path.abspath(checkpoint))},
-               paths['checkpoint'])
-    plain_training_config(cfg, model_cfg).dump(paths['config'])
+    with atomic_path(paths['checkpoint']) as tmp:
+        torch.save({'state_dict': model.state_dict(),
+                    'meta': dict(subnet=chosen,
+                                 exported_from=os.path.abspath(checkpoint))},
+                   tmp)
+    with atomic_path(paths['config']) as tmp:
+        plain_training_config(cfg, model_cfg).dump(tmp)
     return paths
 
 

@@ -48,6 +48,7 @@ def test_search_writes_the_best_subnet_which_tests_at_its_score(
     assert results['best']['score'] == best['score']
     assert yaml.safe_load((work / 'best_subnet.yaml').read_text()) == \
         results['best']['config']
+    assert not list(work.rglob('.partial-*'))  # every file written whole
     # the exported subnet, calibrated on the same batches, tests at the
     # score the search gave it
     test = run_tool([sys.executable, 'tools/test.py',
@@ -57,6 +58,33 @@ def test_search_writes_the_best_subnet_which_tests_at_its_score(
     assert test.returncode == 0, test.stderr[-3000:]
     acc = float(re.search(r'accuracy/top1=([0-9.]+)', test.stdout).group(1))
     assert acc == pytest.approx(results['best']['score'], abs=0.006)
+
+
+@pytest.mark.slow
+def test_progress_lines_on_stderr_when_not_a_terminal(tmp_path,
+                                                     digits_supernet):
+    work = tmp_path / 'progress'
+    settings = _options(max_generations=2, candidate_pool_size=3, top_k=2,
+                        num_mutation=2, num_crossover=1, export=False)
+    run = run_tool([sys.executable, 'tools/search_subnet.py', DIGITS_CONFIG,
+                    digits_supernet, '--work-dir', str(work), '--device',
+                    'cpu', '--cfg-options'] +
+                   [f'{k}={v}' for k, v in settings.items()])
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((work / 'results.json').read_text())
+    counted = 0
+    for generation in (1, 2):
+        prefix = f'generation {generation}/2: scoring subnets: '
+        done = [line for line in run.stderr.splitlines()
+                if line.startswith(prefix) and '(done in' in line]
+        assert len(done) == 1, run.stderr[-3000:]
+        match = re.fullmatch(re.escape(prefix) + r'(\d+)/(\d+), best '
+                             r'(\S+) \(done in [0-9.]+ s\)', done[0])
+        assert match and match.group(1) == match.group(2), done[0]
+        counted += int(match.group(1))
+    assert int(match.group(1)) > 0 and counted == results['evaluations']
+    assert match.group(3) == f"{results['best']['score']:.4g}"
+    assert '\x1b[' not in run.stderr  # no live bar outside a terminal
 
 
 @pytest.mark.slow

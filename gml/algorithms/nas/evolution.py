@@ -187,6 +187,14 @@ class SubnetEvolution:
         return self.generation >= self.max_generations or \
             self._budget_spent()
 
+    def unscored(self) -> int:
+        """How many subnets the next :meth:`step` scores (after
+        :meth:`start`): the new candidates, within ``max_evaluations``."""
+        new = len({self.key(v) for v in self.candidates} - set(self._index))
+        if self.max_evaluations is not None:
+            new = min(new, max(0, self.max_evaluations - self.evaluations))
+        return 0 if self.done else new
+
     def _budget_spent(self) -> bool:
         return self.max_evaluations is not None and \
             self.evaluations >= self.max_evaluations

@@ -123,11 +123,11 @@ class ShuffleNetV2_OneShot(SliceBackbone):  # noqa: N801
     stages, 4 the last conv; the default is the deepest layer.
 
     ``drop_path_ratio`` drops the main branch of stride-1 units (block ``i``
-    of ``n`` at ``ratio * i / n``; see :meth:`set_drop_path`). ``min_subnet``/``max_subnet``
-    follow the spaces' order, here alphabetical (``shuffle_3x3`` first,
-    ``xception`` last). ``drop_zero_grads()`` applies the SPOS rule: a
-    gradient summing to 0 is set to None so momentum and weight decay leave
-    unused units alone.
+    of ``n`` at ``ratio * i / n``; see :meth:`set_drop_path`).
+    ``min_subnet``/``max_subnet`` follow the spaces' order, here
+    alphabetical (``shuffle_3x3`` first, ``xception`` last).
+    ``drop_zero_grads()`` applies the SPOS rule: a gradient summing to 0 is
+    set to None so momentum and weight decay leave unused units alone.
     """
 
     def __init__(self,
