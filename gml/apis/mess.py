@@ -12,7 +12,7 @@ from typing import Dict, Optional
 import torch
 
 from ..errors import ConfigError
-from ..utils.files import atomic_path
+from ..utils.weights import write_checkpoint
 
 
 def build_plain_model(config):
@@ -97,9 +97,7 @@ def decompress(path: str, out: str) -> dict:
     ``out``; return the file's header."""
     from ..models.mess import read_mess
     state, header = read_mess(path)
-    with atomic_path(out) as tmp:
-        torch.save({'state_dict': state,
-                    'meta': dict(mess=header['options'],
-                                 rebuilt_from=os.path.abspath(path),
-                                 **header.get('meta', {}))}, tmp)
+    write_checkpoint(out, state, mess=header['options'],
+                     rebuilt_from=os.path.abspath(path),
+                     **header.get('meta', {}))
     return header

@@ -6,15 +6,13 @@ into a really smaller model: its weights (``pruned.pth``), a config that
 retrains or fine-tunes it (``pruned_config.py``) and a ``torch.export``
 program (``pruned_model.pt2``) that runs with nothing but torch.
 """
-import json
 import os
 from typing import Optional, Tuple
 
-import torch
-
 from ..errors import ConfigError
-from ..utils.files import atomic_path
+from ..utils.files import atomic_path, write_json, write_yaml
 from ..utils.progress import START_DELAY, progress_status
+from ..utils.weights import write_checkpoint
 from .export import (build_config_algorithm, calibration_progress,
                      plain_training_config)
 from .program import WithPreprocessing, save_program
@@ -39,12 +37,6 @@ def load_pruner(config, checkpoint: Optional[str]) -> Tuple[object, object]:
     return cfg, algorithm
 
 
-def _write_yaml(path: str, data) -> None:
-    import yaml
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        yaml.safe_dump(data, f, sort_keys=False)
-
-
 def sample_pruned(config, checkpoint: str, out_dir: str,
                   num: Optional[int] = None,
                   tolerance: Optional[float] = None) -> dict:
@@ -58,11 +50,11 @@ def sample_pruned(config, checkpoint: str, out_dir: str,
                          start_delay=START_DELAY):
         archs = algorithm.final_archs(num, tolerance)
     os.makedirs(out_dir, exist_ok=True)
-    _write_yaml(os.path.join(out_dir, 'expected.yaml'),
-                archs['expected']['subnet'])
+    write_yaml(os.path.join(out_dir, 'expected.yaml'),
+               archs['expected']['subnet'])
     for index, sample in enumerate(archs['samples']):
-        _write_yaml(os.path.join(out_dir, f'sample_{index}.yaml'),
-                    sample['subnet'])
+        write_yaml(os.path.join(out_dir, f'sample_{index}.yaml'),
+                   sample['subnet'])
     summary = dict(target_mflops=archs['target'],
                    tolerance=archs['tolerance'],
                    full_mflops=algorithm.max_flops,
@@ -71,8 +63,7 @@ def sample_pruned(config, checkpoint: str, out_dir: str,
                    expected=archs['expected'], samples=archs['samples'],
                    tries=archs['tries'],
                    keep_probabilities=algorithm.mutator.marginal_table())
-    with open(os.path.join(out_dir, 'archs.json'), 'w') as f:
-        json.dump(summary, f, indent=1)
+    write_json(os.path.join(out_dir, 'archs.json'), summary)
     return summary
 
 
@@ -127,15 +118,14 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                  checkpoint=os.path.join(out_dir, 'pruned.pth'),
                  config=os.path.join(out_dir, 'pruned_config.py'),
                  program=os.path.join(out_dir, 'pruned_model.pt2'))
-    _write_yaml(paths['yaml'], chosen)
-    torch.save({'state_dict': model.state_dict(),
-                'meta': dict(subnet=chosen, mflops=flops,
-                             exported_from=os.path.abspath(checkpoint))},
-               paths['checkpoint'])
+    write_yaml(paths['yaml'], chosen)
+    write_checkpoint(paths['checkpoint'], model.state_dict(), subnet=chosen,
+                     mflops=flops, exported_from=os.path.abspath(checkpoint))
     model_cfg = dict(type='gml.PrunedModel',
                      model=cfg.algorithm.get('model') or cfg.model,
                      channels=sizes)
-    plain_training_config(cfg, model_cfg).dump(paths['config'])
+    with atomic_path(paths['config']) as tmp:
+        plain_training_config(cfg, model_cfg).dump(tmp)
     with progress_status(f"exporting the pruned model to {paths['program']}"):
         save_program(WithPreprocessing(model, algorithm.data_preprocessor),
                      shape, paths['program'], min_batch=2)

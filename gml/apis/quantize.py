@@ -1,10 +1,10 @@
 """After int8 QAT: convert the trained model and save it as a program."""
-import json
 import os
 
 import torch
 
 from ..errors import ConfigError
+from ..utils.files import write_json
 from .export import build_config_algorithm
 from .program import WithPreprocessing, save_program
 
@@ -67,6 +67,5 @@ def export_quantized(config, checkpoint: str, out_dir: str) -> dict:
                    output_layer=quantizer.output_layer,
                    layers=int8_layers(int8.net),
                    exported_from=os.path.abspath(checkpoint))
-    with open(os.path.join(out_dir, 'int8_model.json'), 'w') as f:
-        json.dump(summary, f, indent=1)
+    write_json(os.path.join(out_dir, 'int8_model.json'), summary)
     return summary

@@ -18,3 +18,18 @@ def atomic_path(path: str):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_json(path: str, data, indent: int = 1) -> None:
+    """Write ``data`` as JSON to ``path``, whole or not at all."""
+    import json
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        json.dump(data, f, indent=indent)
+
+
+def write_yaml(path: str, data) -> None:
+    """Write ``data`` as YAML (keys in their order) to ``path``, whole or
+    not at all."""
+    import yaml
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        yaml.safe_dump(data, f, sort_keys=False)

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
+from .files import atomic_path
 
 # prefixes that wrappers add in front of a plain model's keys
 WRAPPER_PREFIXES = ('module.', 'model.', 'architecture.', 'student.')
@@ -25,6 +26,16 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
         raise ConfigError(f'{path}: not a checkpoint of tensors '
                           f'({type(ckpt).__name__})')
     return {k: v for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
+
+
+def write_checkpoint(path: str, state_dict: Dict[str, torch.Tensor],
+                     **meta) -> str:
+    """Save ``{'state_dict': state_dict, 'meta': meta}`` at ``path``, whole
+    or not at all (what :func:`read_state_dict` and mmengine's
+    ``load_from`` read); returns ``path``."""
+    with atomic_path(path) as tmp:
+        torch.save({'state_dict': state_dict, 'meta': meta}, tmp)
+    return path
 
 
 def _strip(state: Dict[str, torch.Tensor], prefix: str):
