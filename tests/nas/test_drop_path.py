@@ -12,6 +12,7 @@ from gml.models.backbones import (MobileNetV3Slice, ResNetSlice,
 from gml.models.ops import DropPath
 from gml.registry import build_algorithm
 
+from .test_bignas import SUPERNET as TOY_SUPERNET
 from .test_bignas import batch
 
 
@@ -103,8 +104,9 @@ def test_a_backbone_block_drops_at_ratio_times_its_share(build):
         model.set_drop_path(1.0)
 
 
+# the toy supernet of test_bignas around a small ResNetSlice
 SUPERNET = dict(
-    type='gml.ImageClassifierSearch',
+    TOY_SUPERNET,
     backbone=dict(type='gml.ResNetSlice', depth=18, cifar_stem=True,
                   out_indices=(3, ), zero_init_residual=False,
                   search_space=dict(
@@ -115,15 +117,7 @@ SUPERNET = dict(
                           dict(type='Categorical', data=[8, 16]),
                           dict(type='Categorical', data=[16, 32])],
                       stage_blocks=[dict(type='Int', lower=1, upper=3)] * 4)),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='gml.LinearClsHeadV2', num_classes=10, in_channels=32,
-              distiller_mode='soft',
-              loss=dict(type='mmcls.LabelSmoothLoss', label_smooth_val=0.1,
-                        loss_weight=1.0),
-              soft_loss=dict(type='mmcls.CrossEntropyLoss', use_soft=True)),
-    connect_head=dict(in_channels='backbone.feat_dim'),
-    data_preprocessor=dict(type='ClsDataPreprocessor', mean=[127.5] * 3,
-                           std=[64.0] * 3))
+    head=dict(TOY_SUPERNET['head'], in_channels=32))
 
 
 def bignas(backbone=None, head=None, **kwargs):
