@@ -35,7 +35,7 @@ EXTRAS = {
     'tests': ['pytest>=8,<10', 'pytest-timeout>=2.3,<3',
               'pytest-xdist>=3.5,<4', 'tensorboard>=2.14,<3'],
     'export': ['tensorboard>=2.14'],
-    'bench': ['optuna>=3.6'],
+    'bench': ['optuna>=3.6', 'analog-nasbench==0.1.3'],
 }
 
 setup(
