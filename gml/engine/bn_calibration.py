@@ -32,10 +32,13 @@ def recalibrate_bn(model: nn.Module, batches: Iterable,
     ``model(batch)``). Returns the number of batches used.
     """
     layers = batchnorms(model)
-    saved = [(bn, bn.momentum, bn.training) for bn in layers]
-    was_training = model.training
-    model.train()  # BN accumulates statistics in training mode only
+    momenta = [(bn, bn.momentum) for bn in layers]
+    modes = [(module, module.training) for module in model.modules()]
+    # BN accumulates statistics in training mode only; everything else runs
+    # as in evaluation, so dropout and drop-path do not bias the statistics.
+    model.eval()
     for bn in layers:
+        bn.train()
         bn.reset_running_stats()
         bn.momentum = None
     used = 0
@@ -49,10 +52,10 @@ def recalibrate_bn(model: nn.Module, batches: Iterable,
                 forward(model, batch)
             used += 1
     finally:
-        for bn, momentum, training in saved:
+        for bn, momentum in momenta:
             bn.momentum = momentum
-            bn.train(training)
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
     if sync and dist.is_available() and dist.is_initialized() and \
             dist.get_world_size() > 1:
         world = dist.get_world_size()

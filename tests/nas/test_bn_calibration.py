@@ -48,3 +48,21 @@ def test_subnet_statistics_do_not_leak_between_subnets():
     # a subnet's calibration starts from reset statistics, not the other's
     assert not torch.allclose(bn.running_mean[:4], full[:4])
     assert torch.equal(bn.running_mean[4:], torch.zeros(4))
+
+
+def test_dropout_and_drop_path_stay_off_while_statistics_are_gathered():
+    # A dropout of p=0.9 in front of the BN would scale the surviving inputs
+    # by 10 and zero 90% of them: statistics far from the input's. With the
+    # rest of the model in evaluation mode the BN sees the input unchanged.
+    from gml.models.ops.drop_path import DropPath
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Dropout(0.9), DropPath(0.9), nn.BatchNorm2d(3))
+    x = torch.randn(8, 3, 4, 4) * 2 + 1
+    model.train()
+    model[0].eval()  # a module the caller had put in eval stays so
+    recalibrate_bn(model, [x])
+    bn = model[2]
+    assert torch.allclose(bn.running_mean, x.mean(dim=(0, 2, 3)), atol=1e-6)
+    assert torch.allclose(bn.running_var, x.var(dim=(0, 2, 3)), atol=1e-5)
+    assert [m.training for m in model] == [False, True, True]
+    assert model.training
