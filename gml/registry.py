@@ -28,7 +28,7 @@ DATASETS = Registry('dataset', parent=mme.DATASETS, scope='gml',
 TRANSFORMS = Registry('transform', parent=mme.TRANSFORMS, scope='gml',
                       locations=['gml.datasets'])
 HOOKS = Registry('hook', parent=mme.HOOKS, scope='gml',
-                 locations=['gml.engine', 'gml.actnn.hook'])
+                 locations=['gml.engine'])
 LOOPS = Registry('loop', parent=mme.LOOPS, scope='gml',
                  locations=['gml.engine'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=mme.MODEL_WRAPPERS,

@@ -1,71 +1,19 @@
-"""``ActNNHook``: activation-compressed training in the mmengine Runner.
+"""The import a config names to use ``ActNNHook`` as the ActNN guide does:
 
-    custom_imports = dict(imports=['gml.actnn.hook'])    # as the guide does
+    custom_imports = dict(imports=['gml.actnn.hook'],
+                          allow_failed_imports=False)
     custom_hooks = [dict(type='ActNNHook', default_bit=4)]
 
-The hook is registered in gml's hook registry (``type='gml.ActNNHook'``
-needs no import) and, when no other ``ActNNHook`` is there, in mmengine's
-root registry, so the guide's unprefixed name works after the import.
+The hook lives with the other Runner hooks, in
+:mod:`gml.engine.hooks.actnn`; this module only adds it to mmengine's root
+hook registry under the bare name ``ActNNHook``, unless a hook of that name
+is registered already (e.g. a port of the guide's own ``hook_actnn.py``).
 """
-from typing import Optional
-
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS as ROOT_HOOKS
 
-from ..registry import HOOKS
-from .controller import Controller
-
-
-@HOOKS.register_module()
-class ActNNHook(Hook):
-    """Compress the activations kept for backward during training.
-
-    Installs the controller's saved-tensor hooks before the run and removes
-    them after it, keeps the parameters out of compression each epoch,
-    ends a controller iteration after every training iteration, and logs
-    the compression ratio of the saved tensors (``actnn_ratio``).
-
-    Args:
-        default_bit: fixed bits for every compressed tensor (1, 2, 4, 8);
-            None follows ``level``.
-        level: 'L0' .. 'L4' (default: ``gml.actnn.config``).
-        **settings: more controller settings (``group_size``,
-            ``min_numel``, ``adapt_interval``, ``swap``, ``seed``).
-    """
-
-    priority = 'VERY_HIGH'
-
-    def __init__(self, default_bit: Optional[int] = None,
-                 level: Optional[str] = None, **settings):
-        self.controller = Controller(default_bit=default_bit, level=level,
-                                     **settings)
-        self._hooks = None
-
-    def before_run(self, runner) -> None:
-        import torch
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(
-            self.controller.quantize, self.controller.dequantize)
-        self._hooks.__enter__()
-        runner.controller = self.controller
-
-    def after_run(self, runner) -> None:
-        if self._hooks is not None:
-            self._hooks.__exit__(None, None, None)
-            self._hooks = None
-
-    def before_train_epoch(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
-        self.controller.unrelated_tensors = set()
-        self.controller.filter_tensors(model.named_parameters())
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
-        self.controller.iterate()
-        runner.message_hub.update_scalar('train/actnn_ratio',
-                                         self.controller.ratio)
-
+from ..engine.hooks.actnn import ActNNHook
 
 if 'ActNNHook' not in ROOT_HOOKS.module_dict:
     ROOT_HOOKS.register_module(module=ActNNHook)
+
+__all__ = ['ActNNHook']
