@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional, Sequence
 from ..errors import ConfigError
 from ..registry import MODELS
 from ..space import sample_of
-from ..utils.checks import check_int
+from ..utils.checks import check_int, is_number
 from .stateless import StatelessMutator
 
 
@@ -62,8 +62,7 @@ class FlopsMutator(StatelessMutator):
         if value is None:
             return None
         ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            v is None or (isinstance(v, (int, float)) and
-                          not isinstance(v, bool) and math.isfinite(v))
+            v is None or (is_number(v) and math.isfinite(v))
             for v in value)
         if not ok or (None not in value and value[0] > value[1]):
             raise ConfigError(f'mutator.flops_range: expected (lo, hi) with '

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from ...errors import ConfigError
+from ...utils.checks import is_int
 from .conv2d_slice import Conv2dSlice
 
 UNITS = {None: 1, 'M': 10**6, 'G': 10**9}
@@ -44,8 +45,7 @@ def _check_units(units: Optional[str]) -> Optional[str]:
 
 def _check_shape(input_shape: Sequence[int]) -> Tuple[int, ...]:
     if isinstance(input_shape, int) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d > 0
-            for d in input_shape):
+            is_int(d) and d > 0 for d in input_shape):
         raise ConfigError(f'input_shape: expected a sequence of positive '
                           f'integers, found {input_shape!r}')
     return tuple(input_shape)
