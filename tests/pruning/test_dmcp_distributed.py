@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.optim import OptimWrapper
 
-from ..conftest import run_tool
+from ..conftest import REPO, run_tool
 from ..nas.test_bignas_distributed import rank_batch
 from .test_dmcp import dmcp
 
@@ -51,23 +51,41 @@ def test_two_processes_keep_weights_and_alphas_identical(tmp_path):
     assert 'mutator.arch_optimizer.0.exp_avg' in rank0
 
 
+CONFIG = 'configs/pruning/dmcp/dmcp_resnet_digits.py'
+
+
 @pytest.mark.slow
 def test_dist_train_runs_dmcp_on_two_gloo_processes(tmp_path):
-    run = run_tool(['bash', 'tools/dist_train.sh',
-                    'configs/pruning/dmcp/dmcp_resnet_digits.py', '2',
+    run = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2',
                     '--work-dir', str(tmp_path), '--cfg-options',
                     'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                     'algorithm.algorithm_cfg.arch_start_training=4',
                     'custom_hooks.0.interval=1',
                     'custom_hooks.0.bn_stats_calib_kwargs.num_iters=2',
-                    'default_hooks.checkpoint.interval=1'],
-                   env={'PORT': '29534'})
+                    'default_hooks.checkpoint.interval=1'])
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
     # 1,438 training images, batch 64 per process, 2 processes
     assert 'Epoch(train) [1][12/12]' in log
-    expected = [float(v) for v in re.findall(r'expected_mflops: ([0-9.]+)',
-                                             log)]
-    assert expected and all(0.668 < v < 8.763 for v in expected)
     state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
     assert int(state['state_dict']['iteration']) == 12
+    # The expected MFLOPs of the architecture parameters, computed here from
+    # a fresh build and from the checkpoint: keep probabilities of 1/2
+    # start far below the target (50% of 8.762624), and the 8 Adam steps
+    # (lr 0.5) of iterations 4..11 bring them to within 30% of it. Measured
+    # (seeds 0-2): 5.262, 4.912, 5.324 in the checkpoint, 5.329, 5.036,
+    # 5.381 logged at iteration 12; with 12 steps (start 0) 3.90-4.11:
+    # Adam overshoots and comes back, too few steps to settle in the band.
+    from gml.apis.export import build_config_algorithm
+    _, algorithm = build_config_algorithm(os.path.join(REPO, CONFIG), 'DMCP',
+                                          lambda a: True, '')
+    target = algorithm.target_flops
+    assert target == pytest.approx(8.762624 / 2)
+    start = float(algorithm.mutator.expected_flops())
+    assert start == pytest.approx(1.0582, abs=1e-3)
+    algorithm.load_state_dict(state['state_dict'])
+    final = float(algorithm.mutator.expected_flops())
+    assert abs(final - target) < 0.3 * target, (start, final, target)
+    logged = [float(v) for v in re.findall(r'expected_mflops: ([0-9.]+)',
+                                           log)]
+    assert logged and abs(logged[-1] - target) < 0.3 * target, logged
