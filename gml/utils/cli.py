@@ -1,4 +1,5 @@
 """Running a command-line entry point with gml's error conventions."""
+import signal
 import sys
 from typing import Callable
 
@@ -7,13 +8,31 @@ from ..errors import GMLError
 USER_ERROR_EXIT = 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``scancel``, a batch system's time limit),
+    raised like Ctrl-C so that cleanup code runs: partial files are removed
+    and ``search-run`` stops its trials."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def run_cli(main: Callable[[], int | None], prog: str) -> None:
-    """Call ``main``; a GMLError prints one line to stderr and exits 2."""
+    """Call ``main``; a GMLError prints one line to stderr and exits 2.
+
+    Ctrl-C exits 130 and SIGTERM 143 (128 + the signal), both after the
+    ``finally`` blocks of ``main`` have run.
+    """
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main()
     except GMLError as exc:
         print(f'{prog}: error: {exc}', file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
+    except Terminated:
+        print(f'{prog}: terminated', file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
     except KeyboardInterrupt:
         print(f'{prog}: interrupted', file=sys.stderr)
         sys.exit(130)

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+import pytest
 from gml.search.schedulers import slurm
 from gml.search.schedulers.local import LocalScheduler
 from gml.search.store import TaskStore
@@ -93,7 +94,10 @@ def test_slurm_shutdown_cancels_only_jobs_still_queued_or_running(
     assert calls == [['scancel', running]]
 
 
-def test_ctrl_c_stops_the_controller_and_its_trials(tmp_path):
+@pytest.mark.parametrize('signum, code', [(signal.SIGINT, 130),
+                                          (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_stops_the_controller_and_its_trials(
+        tmp_path, signum, code):
     trial = write_trial(tmp_path)
     config = write_config(tmp_path, f'''
         task:
@@ -110,9 +114,9 @@ def test_ctrl_c_stops_the_controller_and_its_trials(tmp_path):
     while len([e for e in runs_log(tmp_path) if e[0] == 'start']) < 2 and \
             time.monotonic() < deadline:
         time.sleep(0.05)
-    controller.send_signal(signal.SIGINT)
+    controller.send_signal(signum)
     out, err = controller.communicate(timeout=30)
-    assert controller.returncode == 130, err
+    assert controller.returncode == code, err
     assert 'stopping 2 running trial(s)' in out
     store = TaskStore(str(tmp_path / 'search_tasks/search/task.db'),
                       readonly=True)

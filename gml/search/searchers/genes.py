@@ -87,7 +87,7 @@ class LoggedSearcher(Searcher):
     a task's trials on resume rebuilds the searcher exactly.
     """
 
-    def __init__(self, space, optimize_mode: str = 'max',
+    def __init__(self, space, optimize_mode: str = 'maximize',
                  seed: Optional[int] = None):
         super().__init__(space, optimize_mode, seed)
         self.log = TrialLog()
