@@ -1,10 +1,9 @@
 """Exporting the model inside an algorithm as a plain checkpoint."""
 import os
 
-import torch
 
 from ..errors import ConfigError
-from ..utils.files import atomic_path
+from ..utils.files import atomic_path, write_yaml
 
 PREFIX = 'model.'
 
@@ -92,7 +91,7 @@ def export_subnet(config, checkpoint: str, subnet: str,
     from ..registry import build_model
     from ..space import map_spaces
     from ..space.supernet import Supernet
-    from ..utils.weights import read_state_dict
+    from ..utils.weights import read_state_dict, write_checkpoint
     from ..utils.progress import START_DELAY, progress_status
     with progress_status('building the supernet', start_delay=START_DELAY):
         cfg, algorithm = build_config_algorithm(
@@ -135,13 +134,9 @@ def export_subnet(config, checkpoint: str, subnet: str,
     paths = dict(yaml=os.path.join(out_dir, 'subnet.yaml'),
                  checkpoint=os.path.join(out_dir, 'subnet.pth'),
                  config=os.path.join(out_dir, 'subnet_config.py'))
-    with atomic_path(paths['yaml']) as tmp, open(tmp, 'w') as f:
-        yaml.safe_dump(chosen, f, sort_keys=False)
-    with atomic_path(paths['checkpoint']) as tmp:
-        torch.save({'state_dict': model.state_dict(),
-                    'meta': dict(subnet=chosen,
-                                 exported_from=os.path.abspath(checkpoint))},
-                   tmp)
+    write_yaml(paths['yaml'], chosen)
+    write_checkpoint(paths['checkpoint'], model.state_dict(), subnet=chosen,
+                     exported_from=os.path.abspath(checkpoint))
     with atomic_path(paths['config']) as tmp:
         plain_training_config(cfg, model_cfg).dump(tmp)
     return paths

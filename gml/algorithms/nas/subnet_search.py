@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ...errors import ConfigError
 from ...utils.checks import check_bool, check_int
-from ...utils.files import atomic_path
+from ...utils.files import write_json, write_yaml
 from .evolution import SubnetEvolution
 
 DEFAULTS = dict(
@@ -150,17 +150,6 @@ class SupernetScorer:
         return float(metrics[self.metric])
 
 
-def _write_json(path: str, data: Any) -> None:
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(data, f, indent=1)
-
-
-def _write_yaml(path: str, data: Any) -> None:
-    import yaml
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        yaml.safe_dump(data, f, sort_keys=False)
-
-
 class SubnetSearch:
     """One search of a trained supernet's subnets, kept in ``work_dir``.
 
@@ -276,9 +265,9 @@ class SubnetSearch:
                 f'{searcher.max_generations}: {searcher.evaluations} subnets '
                 f'scored, best {metric} {best["score"]:.4g} at '
                 f'{best["cost"]:.4g} {units}')
-            _write_json(self.state_path, dict(fingerprint=self.fingerprint,
+            write_json(self.state_path, dict(fingerprint=self.fingerprint,
                                               searcher=searcher.state_dict()))
-            _write_json(osp.join(self.work_dir, RESULTS_FILE),
+            write_json(osp.join(self.work_dir, RESULTS_FILE),
                         self._results(searcher, cost, units))
 
     # -- results --------------------------------------------------------------
@@ -307,7 +296,7 @@ class SubnetSearch:
         results = self._results(searcher, cost, units)
         paths: Dict[str, Any] = dict(
             state=self.state_path, results=osp.join(work_dir, RESULTS_FILE))
-        _write_json(paths['results'], results)
+        write_json(paths['results'], results)
         chosen: List[Tuple[str, dict]] = [('best', results['best'])]
         if searcher.pareto:
             chosen = [(osp.join('pareto', f'{i}_{e["flops"]:.4g}'
@@ -316,11 +305,11 @@ class SubnetSearch:
         picks = []
         for name, entry in chosen:
             folder = osp.join(work_dir, name)
-            _write_yaml(osp.join(folder, 'subnet.yaml'), entry['config'])
+            write_yaml(osp.join(folder, 'subnet.yaml'), entry['config'])
             picks.append((name, folder))
             paths[name] = folder
         paths['best_subnet'] = osp.join(work_dir, BEST_FILE)
-        _write_yaml(paths['best_subnet'], results['best']['config'])
+        write_yaml(paths['best_subnet'], results['best']['config'])
         return dict(best=results['best'], pareto=results.get('pareto'),
                     evaluations=searcher.evaluations, units=units,
                     paths=paths, picks=picks)
