@@ -1,7 +1,6 @@
 """Exporting the model inside an algorithm as a plain checkpoint."""
 import os
 
-
 from ..errors import ConfigError
 from ..utils.files import atomic_path, write_yaml
 
