@@ -1,6 +1,7 @@
 """Embedded digits, CIFAR folders written by the test, and missing data."""
 import numpy as np
 import pytest
+import torch
 
 from gml.datasets import CIFAR10, CIFAR100, DigitsDataset, check_data_available
 from gml.errors import ConfigError, DataNotFoundError
@@ -50,8 +51,12 @@ def test_digits_image_size_and_pipeline():
     data = DigitsDataset(split='val', image_size=20,
                          pipeline=[dict(type='PackInputs')])
     item = data[0]
-    assert tuple(item['inputs'].shape) == (3, 20, 20)
-    assert 0 <= int(item['data_samples'].gt_label) < 10
+    info = data.get_data_info(0)
+    assert info['img'].shape == (20, 20, 3)
+    # PackInputs gives the same pixels channel-first, and the same label
+    assert torch.equal(item['inputs'],
+                       torch.from_numpy(info['img']).permute(2, 0, 1))
+    assert item['data_samples'].gt_label.tolist() == [info['gt_label']]
 
 
 def test_digits_bad_arguments_name_the_key():

@@ -9,8 +9,18 @@ import torch
 from ..conftest import REPO, run_tool
 
 CONFIG = 'configs/baseline/digits_resnet.py'
+# Two epochs: the warm-up over the first, then a cosine to 0 over the second,
+# stepped every iteration. With the config's schedule cut at 2 epochs (lr
+# still at its peak) the accuracy swung from 12.8 to 41.0 over seeds 0-4;
+# annealed it is stable (seeds 0-4, one process: 57.7, 57.9, 56.3, 56.0,
+# 58.5; two gloo processes, seeds 0-2: 49.6, 44.9, 44.3).
+SCHEDULE = ['param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+            'param_scheduler.1.end=2',
+            'param_scheduler.1.convert_to_iter_based=True']
 SHORT = ['--cfg-options', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
-         'default_hooks.checkpoint.interval=1']
+         'default_hooks.checkpoint.interval=1', *SCHEDULE]
+ONE_EPOCH = ['--cfg-options', 'train_cfg.max_epochs=1',
+             'train_cfg.val_interval=1', *SCHEDULE]
 
 
 def _train(work_dir, *extra, config=CONFIG):
@@ -29,7 +39,7 @@ def test_train_then_test_gives_the_same_accuracy(tmp_path):
     run = _train(tmp_path, *SHORT)
     assert run.returncode == 0, run.stderr[-3000:]
     trained = _metric(run.stdout, 'final validation metrics')
-    assert 10.0 <= trained <= 100.0
+    assert trained > 45.0  # measured 56.0-58.5 (SHORT); chance is 10
     ckpt = tmp_path / 'epoch_2.pth'
     assert ckpt.is_file()
     test = run_tool([sys.executable, 'tools/test.py', CONFIG, str(ckpt),
@@ -49,8 +59,7 @@ def test_resume_continues_where_the_run_stopped(tmp_path):
                       "pipeline=[dict(type='PackInputs')]))\n")
     straight = _train(tmp_path / 'straight', *SHORT, config=str(config))
     assert straight.returncode == 0, straight.stderr[-3000:]
-    first = _train(tmp_path / 'split', '--cfg-options', 'train_cfg.max_epochs=1',
-                   'train_cfg.val_interval=1', config=str(config))
+    first = _train(tmp_path / 'split', *ONE_EPOCH, config=str(config))
     assert first.returncode == 0, first.stderr[-3000:]
     resumed = _train(tmp_path / 'split', '--resume', *SHORT, config=str(config))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -105,8 +114,7 @@ def test_bad_input_gives_one_message_and_no_work_dir(tmp_path, name, text,
 
 @pytest.mark.slow
 def test_failed_run_keeps_earlier_results_and_resume_still_works(tmp_path):
-    good = _train(tmp_path, '--cfg-options', 'train_cfg.max_epochs=1',
-                  'train_cfg.val_interval=1')
+    good = _train(tmp_path, *ONE_EPOCH)
     assert good.returncode == 0, good.stderr[-3000:]
     before = sorted(os.listdir(tmp_path))
     late = _bad_config(tmp_path.parent, 'late_fail.py', f"_base_ = [{BASE!r}]\n"
@@ -123,11 +131,12 @@ def test_failed_run_keeps_earlier_results_and_resume_still_works(tmp_path):
 @pytest.mark.slow
 def test_dist_train_with_two_gloo_processes(tmp_path):
     run = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-                    str(tmp_path), *SHORT], env={'PORT': '29517'})
+                    str(tmp_path), *SHORT])
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     log = run.stdout + run.stderr
     # 1,438 training images, batch 64 per process, 2 processes: 12 iterations
     assert 'Epoch(train) [2][12/12]' in log
     assert 'Epoch(train) [2][23/23]' not in log
-    assert _metric(run.stdout, 'final validation metrics') > 10.0
+    # measured 44.3-49.6 (SHORT, seeds 0-2); chance is 10
+    assert _metric(run.stdout, 'final validation metrics') > 30.0
     assert run.stdout.count('final validation metrics') == 1  # rank 0 only
