@@ -86,6 +86,12 @@ def test_search_over_mmengine_runs_reads_scalars_json(tmp_path):
             str(tmp_path), 'tasks/search/trials', str(trial.id), 'work', '*',
             '*.log'))[0]).read()
         assert f'accuracy/top1: {trial.reward:.4f}' in log
-    # lr = 0 never learns: chance level; lr = 0.1 learns
-    assert trials[1].reward < 30 < trials[0].reward
+    # lr = 0 never learns: the weights stay at their initialisation, so the
+    # accuracy is chance level (10 classes: about 10%); lr = 0.1 learns,
+    # though 2 epochs are only the warm-up (lr rising from 0.01). Measured
+    # (tools/train.py with these options, randomness.seed 0 / 1 / 2; the
+    # search itself runs seed 0): lr 0 gives 13.9 / 8.6 / 6.1%, lr 0.1
+    # gives 32.9 / 34.5 / 40.9%.
+    assert trials[1].reward < 20, trials[1].reward
+    assert trials[0].reward > 25, trials[0].reward
     store.close()
