@@ -61,9 +61,14 @@ def test_qat_export_and_int8_evaluation(tmp_path, digits_baseline):
     program = str(out / 'int8_model.pt2')
     int8 = accuracy(run_tool([sys.executable, 'tools/test.py', CONFIG,
                               program]))
-    # 359 validation images: one image is 0.28 points
+    # 359 validation images: one image is 0.28 points. Measured with
+    # randomness.seed 0 / 1 / 2 (the tests run seed 0): fp32 start 88.9 /
+    # 79.9 / 93.0%, QAT simulated 95.8 / 95.8 / 95.3%, int8 95.8 / 95.5 /
+    # 95.0%. The 4-epoch start is undertrained, so the QAT epoch still gains
+    # (+2.0 points at the least); int8 may lose an image or two against
+    # the fake-quantized model it was converted from.
     assert abs(int8 - simulated) <= 0.6, (int8, simulated)
-    assert int8 >= fp32 - 2, (int8, fp32)
+    assert int8 > 93 and int8 >= fp32, (int8, fp32)
     size_ratio = summary['bytes'] / fp32_program_bytes(
         baseline, tmp_path / 'fp32.pt2')
     assert size_ratio <= 0.35, size_ratio
@@ -124,7 +129,23 @@ def test_int8_qat_under_dist_train(tmp_path, digits_baseline):
                    env={'OMP_NUM_THREADS': '1'})
     assert accuracy(run) >= fp32 - 2
     assert 'Epoch(train) [1][12/12]' in run.stdout  # 1,438 images / (2 x 64)
-    state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
-    ranges = [k for k in state['state_dict']
-              if k.startswith('model.net.activation_post_process_')]
-    assert len(ranges) > 40  # fake-quantize scales, zero points, observers
+    state = torch.load(tmp_path / 'epoch_1.pth',
+                       weights_only=False)['state_dict']
+    # the fake-quantize steps: one per int8 conv weight (per channel, 20)
+    # and one per quantized activation (per tensor, 21 in this model)
+    steps = {k.split('.')[2] for k in state
+             if k.startswith('model.net.activation_post_process_')}
+    per_tensor = [m for m in steps
+                  if state[f'model.net.{m}.scale'].numel() == 1]
+    assert (len(steps), len(per_tensor)) == (41, 21)
+    # each activation's qparams follow from the range its observer saw:
+    # unsigned 8 bits over [min(low, 0), max(high, 0)]
+    for m in per_tensor:
+        prefix = f'model.net.{m}.'
+        low = state[prefix + 'activation_post_process.min_val'].clamp(max=0)
+        high = state[prefix + 'activation_post_process.max_val'].clamp(min=0)
+        scale = (high - low) / 255
+        assert high > low, m
+        assert torch.allclose(state[prefix + 'scale'], scale, rtol=1e-5), m
+        assert state[prefix + 'zero_point'].item() == \
+            round((-low / scale).item()), m

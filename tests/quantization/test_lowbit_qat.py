@@ -111,11 +111,32 @@ def test_lsq_config_fine_tunes_a_trained_baseline(tmp_path,
     assert qat.returncode == 0, qat.stderr[-3000:]
     low_bit = float(re.search(r'accuracy/top1=([0-9.]+)', qat.stdout)
                     .group(1))
-    assert fp32 > 80 and low_bit > fp32 - 15, (fp32, low_bit)
-    state = torch.load(tmp_path / 'qat' / 'epoch_1.pth', weights_only=False)
-    steps = state['state_dict'][
-        'model.backbone.layer2.0.conv1.input_quantizer.step']
-    assert steps.item() > 0
+    # Measured with randomness.seed 0 / 1 / 2 (the tests run seed 0): the
+    # 4-epoch fp32 start reaches 88.9 / 79.9 / 93.0%, one epoch of w4a4 LSQ
+    # from it 96.4 / 93.6 / 95.3%. The start is undertrained, so fine-tuning
+    # still gains (+7.5 / +13.7 / +2.2 points); a 4-bit model that falls
+    # below its fp32 start has lost what quantization-aware training keeps.
+    assert fp32 > 75, fp32
+    assert low_bit > 90 and low_bit >= fp32 - 1, (fp32, low_bit)
+    state = torch.load(tmp_path / 'qat' / 'epoch_1.pth',
+                       weights_only=False)['state_dict']
+    # every quantized layer (16 block convs + 3 shortcuts) saved its
+    # initialised weight and input steps
+    weight_steps = {k: v for k, v in state.items()
+                    if k.endswith('.weight_quantizer.step')}
+    input_steps = [v for k, v in state.items()
+                   if k.endswith('.input_quantizer.step')]
+    assert len(weight_steps) == len(input_steps) == 19
+    assert all(v.item() for k, v in state.items()
+               if k.endswith('_quantizer.initialized'))
+    assert all(v.item() > 0 for v in input_steps)
+    # LSQ starts a weight step at 2 mean|w| / sqrt(Qp) (Qp = 7 at 4 bits)
+    # per output channel and learns it slowly: after one epoch it is
+    # within 1.3% of that formula on the saved weights (seeds 0-2)
+    for key, step in weight_steps.items():
+        weight = state[key.replace('weight_quantizer.step', 'weight')]
+        start = 2 * weight.abs().flatten(1).mean(1) / 7 ** 0.5
+        assert torch.allclose(step, start, rtol=0.05), key
     missing = run_tool([sys.executable, 'tools/train.py', CONFIG,
                         '--work-dir', str(tmp_path / 'x'), '--cfg-options',
                         'algorithm.pretrained=no/such.pth'])
