@@ -66,11 +66,18 @@ def state_of(path):
 @pytest.mark.slow
 def test_digits_compress_test_and_retrain(tmp_path):
     base = tmp_path / 'base'
+    # two epochs, the second annealed to 0 (per iteration): a stable
+    # accuracy to compare the compressed model with
     train = run_tool([sys.executable, 'tools/train.py', BASELINE,
                       '--work-dir', str(base), '--cfg-options',
-                      'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+                      'train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
+                      'default_hooks.checkpoint.interval=1',
+                      'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+                      'param_scheduler.1.end=2',
+                      'param_scheduler.1.convert_to_iter_based=True'])
     assert train.returncode == 0, train.stderr[-3000:]
-    checkpoint = str(base / 'epoch_1.pth')
+    trained = accuracy(train.stdout)
+    checkpoint = str(base / 'epoch_2.pth')
 
     # compress: the printed sizes are the file's
     mess = tmp_path / 'digits.mess'
@@ -101,7 +108,13 @@ def test_digits_compress_test_and_retrain(tmp_path):
     test = run_tool([sys.executable, 'tools/test.py', BASELINE,
                      str(rebuilt), '--work-dir', str(tmp_path / 'test')])
     assert test.returncode == 0, test.stderr[-3000:]
-    assert 0 <= accuracy(test.stdout) <= 100
+    # every 3x3 kernel stored as alpha * reference + beta (v2qq: 8-bit
+    # weights and quantized alpha, beta) costs a few points: measured
+    # (seeds 0-2) 57.66 -> 54.87, 57.94 -> 54.04, 56.27 -> 53.20; a broken
+    # file tests near 10
+    compressed = accuracy(test.stdout)
+    assert compressed > 40 and trained - compressed < 8, (trained,
+                                                          compressed)
 
     # retrain one epoch with the hook; its file holds the last checkpoint
     work = tmp_path / 'retrain'
