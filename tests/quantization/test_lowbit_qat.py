@@ -140,6 +140,6 @@ def test_lsq_config_fine_tunes_a_trained_baseline(tmp_path,
     missing = run_tool([sys.executable, 'tools/train.py', CONFIG,
                         '--work-dir', str(tmp_path / 'x'), '--cfg-options',
                         'algorithm.pretrained=no/such.pth'])
-    assert missing.returncode != 0 and 'Traceback' not in missing.stderr
+    assert missing.returncode == 2 and 'Traceback' not in missing.stderr
     assert 'algorithm.pretrained: checkpoint not found: no/such.pth' in \
         missing.stderr
