@@ -265,22 +265,21 @@ def test_registered_under_gml_scope():
 # Each message names the argument, what it expected and what it found.
 @pytest.mark.parametrize('build, message', [
     (lambda: KDLoss(temperature=0),
-     r'^KDLoss\.temperature: expected a (finite )?number > 0, found 0(\.0)?$'),
+     r'^KDLoss\.temperature: expected a finite number > 0, found 0$'),
     (lambda: KDLoss(loss_weight='a'),
      r"^KDLoss\.loss_weight: expected a finite number, found 'a'$"),
     (lambda: HintLoss(reduction='avg'),
      r"^HintLoss\.reduction: expected one of 'mean', 'sum', 'none', "
      r"found 'avg'$"),
     (lambda: ABLoss(margin=-1),
-     r'^ABLoss\.margin: expected a (finite )?number >= 0, found -1(\.0)?$'),
+     r'^ABLoss\.margin: expected a finite number >= 0, found -1$'),
     (lambda: FTLoss(p=0),
-     r'^FTLoss\.p: expected a (finite )?number > 0, found 0(\.0)?$'),
+     r'^FTLoss\.p: expected a finite number > 0, found 0$'),
     (lambda: SoftCrossEntropyLoss(target_is_prob='yes'),
-     r'^SoftCrossEntropyLoss\.target_is_prob: expected [Tt]rue or [Ff]alse, '
+     r'^SoftCrossEntropyLoss\.target_is_prob: expected true or false, '
      r"found 'yes'$"),
     (lambda: ConvConnector(0, 3),
-     r'^ConvConnector\.in_channels: expected (a positive integer|an integer '
-     r'>= 1), found 0$'),
+     r'^ConvConnector\.in_channels: expected an integer >= 1, found 0$'),
     (lambda: IdentityConnector(2, 3),
      r'^IdentityConnector\.out_channels: must equal in_channels \(2\), '
      r'found 3; use ConvConnector to change the width$'),
