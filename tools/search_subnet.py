@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evolution search for the best subnets of a trained supernet.
+r"""Evolution search for the best subnets of a trained supernet.
 
 Candidates are scored on the validation set after recalibrating their BN
 statistics; settings come from the config's `subnet_search` dict (pool

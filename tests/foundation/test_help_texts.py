@@ -22,7 +22,6 @@ PATH = re.compile(r'(?<![\w/.<-])((?:configs|tools|benchmarks)/[\w./*-]+?'
                   r'\.(?:py|yaml|yml|sh))(?![\w/-])')
 # tools/search_subnet.py is another change's: its docstring still loses its
 # backslash continuations (a non-raw docstring)
-REFLOW_EXEMPT = {'tools/search_subnet.py'}
 
 
 def _help(command):
@@ -59,7 +58,7 @@ def test_the_path_pattern_finds_what_it_should():
     assert _missing(text) == ['configs/no/such.yaml']
 
 
-@pytest.mark.parametrize('command', sorted(set(TOOLS) - REFLOW_EXEMPT))
+@pytest.mark.parametrize('command', sorted(TOOLS))
 def test_help_examples_keep_their_lines(command):
     """An example command split with `\\` prints on several lines: neither
     argparse nor the docstring may join them."""
