@@ -125,7 +125,11 @@ def test_failed_run_keeps_earlier_results_and_resume_still_works(tmp_path):
     assert sorted(os.listdir(tmp_path)) == before
     resumed = _train(tmp_path, '--resume', *SHORT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert (tmp_path / 'epoch_2.pth').is_file()
+    log = resumed.stdout + resumed.stderr
+    # it went on from the epoch-1 checkpoint the failed run left alone
+    assert 'Epoch(train) [1]' not in log and 'Epoch(train) [2][23/23]' in log
+    state = torch.load(tmp_path / 'epoch_2.pth', weights_only=False)
+    assert (state['meta']['epoch'], state['meta']['iter']) == (2, 46)
 
 
 @pytest.mark.slow

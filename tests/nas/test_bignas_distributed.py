@@ -103,3 +103,5 @@ def test_dist_train_runs_bignas_on_two_gloo_processes(tmp_path):
     assert values['max/flops'] == '8.763' and values['min/flops'] == '0.8175'
     state = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
     assert any(k.startswith('model.backbone.') for k in state['state_dict'])
+    # the checkpoint of the 12 steps, saved once (by rank 0)
+    assert (state['meta']['epoch'], state['meta']['iter']) == (1, 12)
