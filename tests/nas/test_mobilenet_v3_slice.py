@@ -34,9 +34,15 @@ def _config(width, depth, kernel, expand, last):
 # The AttentiveNAS Pareto models A0 (= the min subnet) to A6, as
 # (resolution, config, MFLOPs), taken from the eval config of the
 # AttentiveNAS repository. Width lists start with the first conv, then
-# mb1..mb7; the last conv width is passed separately. A0/A1 are pinned to
-# two decimals; A2..A6 are the reference counts (algorithms.md 1.6, which
-# match the README's 317 / 357 / 444 / 491 / 709).
+# mb1..mb7; the last conv width is passed separately. The MFLOPs are
+# computed from the formula, not with gml: conv MACs
+# c_in * c_out * k * k * H_out * W_out / groups for every conv, SE as its
+# two 1x1 convs, a 1x1 shortcut only where the width changes, the v3 head
+# (1x1 expand to 6x the last stage width, 1x1 feature mix to the last conv
+# width) and the classifier. That gives A0 = 203.39 and A1 = 279.24 (pinned
+# to two decimals) and A2..A6 = 316.7, 356.5, 443.5, 490.5, 709.0, which
+# round to the AttentiveNAS README's 203 / 279 / 317 / 357 / 444 / 491 /
+# 709 MFLOPs. (MMRazor's counter reports other numbers, e.g. 212 for A0.)
 A0 = (192, _config([16, 16, 24, 32, 64, 112, 192, 216], [1, 3, 3, 3, 3, 3, 1],
                    [3] * 7, [1, 4, 4, 4, 4, 6, 6], 1792), 203.39)
 A1 = (224, _config([16, 16, 24, 32, 64, 112, 192, 216], [1, 3, 3, 3, 3, 3, 1],
