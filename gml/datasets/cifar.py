@@ -1,6 +1,6 @@
 """CIFAR-10/100 from local ``cifar-*-python`` folders, never downloaded."""
 import os
-from typing import List
+from typing import List, Optional, Tuple
 
 from mmpretrain.datasets import CIFAR10 as _MMPretrainCIFAR10
 from mmpretrain.datasets import CIFAR100 as _MMPretrainCIFAR100
@@ -9,16 +9,30 @@ from ..errors import DataNotFoundError
 from ..registry import DATASETS
 
 
-def expected_cifar_files(dataset_cls, root: str) -> List[str]:
-    """Every file a CIFAR dataset class reads below ``root``."""
-    names = [n for n, _ in dataset_cls.train_list + dataset_cls.test_list]
-    names.append(dataset_cls.meta['filename'])
-    return [os.path.join(root, dataset_cls.base_folder, n) for n in names]
+def cifar_file_entries(dataset_cls, split: Optional[str] = None
+                       ) -> List[Tuple[str, Optional[str]]]:
+    """``(file name, md5)`` of what a CIFAR class reads for ``split``
+    (``'train'`` or ``'test'``; ``None``: both): the split's batches and
+    the meta file."""
+    lists = {'train': dataset_cls.train_list, 'test': dataset_cls.test_list}
+    entries = lists.get(split) or dataset_cls.train_list + \
+        dataset_cls.test_list
+    meta = dataset_cls.meta
+    return [(e[0], e[1]) for e in entries] + \
+        [(meta['filename'], meta.get('md5'))]
 
 
-def check_cifar_files(dataset_cls, root: str, where: str = '') -> None:
+def expected_cifar_files(dataset_cls, root: str,
+                         split: Optional[str] = None) -> List[str]:
+    """The files a CIFAR dataset class reads below ``root`` for ``split``."""
+    return [os.path.join(root, dataset_cls.base_folder, name)
+            for name, _ in cifar_file_entries(dataset_cls, split)]
+
+
+def check_cifar_files(dataset_cls, root: str, where: str = '',
+                      split: Optional[str] = None) -> None:
     """Raise DataNotFoundError listing the missing files, if any."""
-    missing = [p for p in expected_cifar_files(dataset_cls, root)
+    missing = [p for p in expected_cifar_files(dataset_cls, root, split)
                if not os.path.isfile(p)]
     if missing:
         prefix = f'{where}: ' if where else ''
@@ -40,8 +54,8 @@ class _LocalCIFARMixin:
 
     def _check_integrity(self) -> bool:
         root = self.data_prefix['root']
-        check_cifar_files(type(self), root)
-        if self.verify_md5 and not super()._check_integrity():
+        check_cifar_files(type(self), root, split=self.split)
+        if self.verify_md5 and not self._checksums_match(root):
             # mmpretrain would report the files as missing and suggest
             # download=True, which gml never does
             folder = os.path.join(root, self.base_folder)
@@ -51,6 +65,13 @@ class _LocalCIFARMixin:
                 f'with the files of {self.filename}, or set '
                 f'verify_md5=False')
         return True
+
+    def _checksums_match(self, root: str) -> bool:
+        from mmpretrain.datasets.utils import check_md5
+        folder = os.path.join(root, self.base_folder)
+        return all(md5 is None or check_md5(os.path.join(folder, name), md5)
+                   for name, md5 in cifar_file_entries(type(self),
+                                                       self.split))
 
     def _load_meta(self):
         if not self.verify_md5:

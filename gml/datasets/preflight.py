@@ -6,16 +6,18 @@ half an hour later that the validation set is missing. This walks the
 checks the paths it will read.
 """
 import os
-from typing import Any, Iterator, Tuple
+from typing import Any, Iterator, Sequence, Tuple
 
 from ..errors import DataNotFoundError
 
 DATALOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def iter_dataset_cfgs(cfg: Any) -> Iterator[Tuple[str, dict]]:
-    """Yield ``(key path, dataset config)`` for every dataloader's dataset."""
-    for key in DATALOADER_KEYS:
+def iter_dataset_cfgs(cfg: Any, keys: Sequence[str] = DATALOADER_KEYS
+                      ) -> Iterator[Tuple[str, dict]]:
+    """Yield ``(key path, dataset config)`` for the dataset of each
+    dataloader in ``keys`` (all three by default)."""
+    for key in keys:
         loader = cfg.get(key) if hasattr(cfg, 'get') else None
         if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
             yield from _walk(loader['dataset'], f'{key}.dataset')
@@ -67,7 +69,8 @@ def check_dataset(dataset: dict, key: str) -> None:
     if dataset_cls is not None and isinstance(dataset_cls, type) and \
             issubclass(dataset_cls, MMPretrainCIFAR10):
         root = os.path.join(data_root, prefix) if prefix else data_root
-        check_cifar_files(dataset_cls, root, key)
+        check_cifar_files(dataset_cls, root, key,
+                          split=dataset.get('split', 'train'))
         return
     paths = []
     if data_root:
@@ -85,7 +88,9 @@ def check_dataset(dataset: dict, key: str) -> None:
                 f'change {key}.{name})')
 
 
-def check_data_available(cfg: Any) -> None:
-    """Check every dataloader's dataset in a training or test config."""
-    for key, dataset in iter_dataset_cfgs(cfg):
+def check_data_available(cfg: Any,
+                         keys: Sequence[str] = DATALOADER_KEYS) -> None:
+    """Check the datasets of the dataloaders in ``keys`` (by default all:
+    what a training run reads; a test reads only ``test_dataloader``)."""
+    for key, dataset in iter_dataset_cfgs(cfg, keys):
         check_dataset(dataset, key)

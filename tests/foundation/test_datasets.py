@@ -129,3 +129,30 @@ def test_preflight_checks_every_dataloader(tmp_path):
         check_data_available(folder)
     fine = dict(train_dataloader=dict(dataset=dict(type='gml.DigitsDataset')))
     check_data_available(fine)
+
+
+def test_a_cifar_split_needs_only_its_own_files(tmp_path):
+    # a machine that only evaluates has test_batch and batches.meta alone
+    written = write_cifar10(str(tmp_path))
+    folder = tmp_path / 'cifar-10-batches-py'
+    for i in range(1, 6):
+        (folder / f'data_batch_{i}').unlink()
+    test = CIFAR10(data_root=str(tmp_path), split='test', pipeline=[])
+    images, labels = written['test']
+    assert [test.get_data_info(i)['gt_label'] for i in range(len(test))] == \
+        [int(v) for v in labels]
+    assert len(test) == len(images) == 6
+    expected = (f'CIFAR10 data not found: expected the folder {folder} with '
+                'data_batch_1, data_batch_2, data_batch_3, data_batch_4, '
+                'data_batch_5 (gml never downloads data;')
+    with pytest.raises(DataNotFoundError) as error:
+        CIFAR10(data_root=str(tmp_path), split='train', pipeline=[])
+    assert str(error.value).startswith(expected)
+    cfg = dict(test_dataloader=dict(dataset=dict(
+        type='gml.CIFAR10', data_root=str(tmp_path), split='test')),
+        train_dataloader=dict(dataset=dict(
+            type='gml.CIFAR10', data_root=str(tmp_path), split='train')))
+    check_data_available(cfg, ('test_dataloader', ))
+    with pytest.raises(DataNotFoundError) as error:
+        check_data_available(cfg)
+    assert str(error.value).startswith('train_dataloader.dataset: ' + expected)

@@ -1,5 +1,6 @@
 """The ResNetSlice CIFAR-10 BigNAS config trains on CIFAR-format files."""
 import re
+import shutil
 import sys
 
 import pytest
@@ -73,10 +74,19 @@ def test_cifar10_supernet_trains_and_logs_its_subnets(tmp_path):
                 float(values['min/accuracy/top1']), val):
         assert acc * 8 / 100 == pytest.approx(round(acc * 8 / 100),
                                               abs=1e-3), acc
+    # a test needs the test set only: copy test_batch alone elsewhere and
+    # leave the training and validation sets at the config's (absent) path
+    only_test = tmp_path / 'test_only' / 'cifar-10-batches-py'
+    only_test.mkdir(parents=True)
+    for name in ('test_batch', 'batches.meta'):
+        shutil.copy(tmp_path / 'cifar10' / 'cifar-10-batches-py' / name,
+                    only_test / name)
     test = run_tool([
         sys.executable, 'tools/test.py', CONFIG,
         str(tmp_path / 'work' / 'epoch_1.pth'), '--work-dir',
-        str(tmp_path / 'test'), '--cfg-options', *data])
+        str(tmp_path / 'test'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={tmp_path}/test_only',
+        'test_dataloader.num_workers=0'])
     assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
     tested = float(re.search(r'accuracy/top1=([0-9.]+)',
                              test.stdout).group(1))
