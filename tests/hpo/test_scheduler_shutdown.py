@@ -106,10 +106,14 @@ def test_ctrl_c_or_sigterm_stops_the_controller_and_its_trials(
             lr: {{type: Categorical, data: [0.1, 0.2]}}
         scheduler: {{type: local, parallel_size: 2}}
         ''')
+    # a shell runs background jobs (CI's, nohup's) with SIGINT ignored, and
+    # children inherit that: give the controller Ctrl-C's default back, as
+    # in a terminal
     controller = subprocess.Popen(
         [sys.executable, os.path.join(REPO, 'bin', 'search-run'),
          str(config)], cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while len([e for e in runs_log(tmp_path) if e[0] == 'start']) < 2 and \
             time.monotonic() < deadline:
