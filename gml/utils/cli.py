@@ -18,13 +18,19 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-def run_cli(main: Callable[[], int | None], prog: str) -> None:
+def run_cli(main: Callable[[], int | None], prog: str,
+            uses_mmengine: bool = True) -> None:
     """Call ``main``; a GMLError prints one line to stderr and exits 2.
 
     Ctrl-C exits 130 and SIGTERM 143 (128 + the signal), both after the
-    ``finally`` blocks of ``main`` have run.
+    ``finally`` blocks of ``main`` have run. A command that ``uses_mmengine``
+    first imports yapf under a lock (see :mod:`gml.utils.formatter_cache`),
+    so that many of them can start at once in a new environment.
     """
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if uses_mmengine:
+        from .formatter_cache import import_yapf_locked
+        import_yapf_locked()
     try:
         code = main()
     except GMLError as exc:

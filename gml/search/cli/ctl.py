@@ -274,7 +274,7 @@ def main(argv=None) -> int:
 
 
 def entry() -> None:
-    run_cli(main, 'search-ctl')
+    run_cli(main, 'search-ctl', uses_mmengine=False)
 
 
 if __name__ == '__main__':

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
 
 
 def entry() -> None:
-    run_cli(main, 'search-init')
+    run_cli(main, 'search-init', uses_mmengine=False)
 
 
 if __name__ == '__main__':

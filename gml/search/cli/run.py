@@ -138,7 +138,7 @@ def controller_trials(task):
 
 
 def entry() -> None:
-    run_cli(main, 'search-run')
+    run_cli(main, 'search-run', uses_mmengine=False)
 
 
 if __name__ == '__main__':
