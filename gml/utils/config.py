@@ -38,8 +38,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
 
 
 def normalize_legacy_scopes(cfg: Any) -> Any:
-    """Rename old scope names in ``default_scope`` and ``_scope_`` keys."""
-    if isinstance(cfg, dict):
+    """Rename old scope names in ``default_scope`` and ``_scope_`` keys
+    (in dicts, and in mmengine's ``Config``, which is not a dict)."""
+    if isinstance(cfg, dict) or (hasattr(cfg, 'keys') and
+                                 hasattr(cfg, '__setitem__')):
         for key in ('default_scope', '_scope_'):
             if cfg.get(key) in LEGACY_SCOPES:
                 cfg[key] = LEGACY_SCOPES[cfg[key]]

@@ -6,6 +6,8 @@ from gml.errors import ConfigError
 from gml.registry import (ALGORITHMS, DATASETS, MODELS, build_algorithm,
                           build_model, explain_unknown_type)
 
+from ..conftest import REPO
+
 TINY_CLASSIFIER = dict(
     type='mmcls.ImageClassifier',
     backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
@@ -88,3 +90,25 @@ def test_unknown_type_inside_a_model_names_key_scope_and_matches():
 
 def test_other_errors_are_not_rewritten():
     assert explain_unknown_type(ValueError('shape mismatch')) is None
+
+
+def test_default_scope_mmcls_of_an_older_config_runs_as_mmpretrain(tmp_path):
+    # the config's top level is an mmengine Config (not a dict): its
+    # default_scope must be renamed too, or mmpretrain's visualizer, metrics
+    # and transforms are not found
+    from mmpretrain.visualization import UniversalVisualizer
+
+    from gml.apis import build_runner
+    from gml.utils.config import load_config
+    config = tmp_path / 'old.py'
+    config.write_text(
+        "_base_ = ['{}/configs/baseline/digits_resnet.py']\n"
+        "default_scope = 'mmcls'\n"
+        "model = dict(head=dict(loss=dict(_scope_='mmcls', "
+        "type='CrossEntropyLoss')))\n".format(REPO))
+    cfg = load_config(str(config))
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.model.head.loss._scope_ == 'mmpretrain'
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = build_runner(cfg)
+    assert type(runner.visualizer) is UniversalVisualizer
