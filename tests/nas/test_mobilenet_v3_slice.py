@@ -225,3 +225,12 @@ def test_feat_dim_and_registry():
         config = sample_of(model.search_space, rng)
         model.set_subnet(config)
         assert model.feat_dim == config['MB_out_channels'][-1]
+
+
+def test_a_backbone_without_stages_refuses_frozen_stages():
+    model = MobileNetV3Slice()
+    model.frozen_stages = 1  # as a subclass without stages might set it
+    with pytest.raises(ConfigError, match=r"^backbone\.frozen_stages: "
+                       r"MobileNetV3Slice has no stages to freeze; expected "
+                       r"-1, found 1$"):
+        model.train()

@@ -5,6 +5,7 @@ from typing import List, Sequence, Tuple
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from ...errors import ConfigError
 from ...space import map_spaces, sample_of
 from ..ops import DropPath, check_drop_ratio
 
@@ -84,9 +85,10 @@ class SliceBackbone(SubnetSpaceMixin, BaseModule):
     # -- freezing -----------------------------------------------------------
     def _stem_and_stages(self) -> Tuple[nn.Module, Sequence[nn.Module]]:
         """The stem and the stages, in order, that ``frozen_stages``
-        counts."""
-        raise NotImplementedError(f'{type(self).__name__} does not support '
-                                  'frozen_stages')
+        counts (a backbone without stages accepts only -1)."""
+        raise ConfigError(f'backbone.frozen_stages: {type(self).__name__} '
+                          'has no stages to freeze; expected -1, found '
+                          f'{self.frozen_stages!r}')
 
     def _frozen_parts(self) -> List[nn.Module]:
         if self.frozen_stages < 0:
