@@ -430,9 +430,11 @@ class Controller:
     # -- reporting -------------------------------------------------------------
     def best(self) -> Optional[Tuple[int, float]]:
         """(trial id, reward) of the best completed trial."""
-        rows = [(t.id, t.reward)
-                for t in self.store.trials([TrialState.COMPLETED])
-                if t.reward is not None]
+        return self._best_of(self.store.trials([TrialState.COMPLETED]))
+
+    def _best_of(self, trials: List[Trial]) -> Optional[Tuple[int, float]]:
+        rows = [(t.id, t.reward) for t in trials
+                if t.state == TrialState.COMPLETED and t.reward is not None]
         return self.cfg.optimize_mode.best(rows, key=lambda r: r[1])
 
     def _heartbeat(self) -> None:
@@ -452,7 +454,8 @@ class Controller:
         if self.cfg.stop.time_limits is not None:
             time_left = max(0.0, self.cfg.stop.time_limits - self.elapsed())
         status = SearchStatus(self.task.name, self.cfg.reward_attribute,
-                              counts, self.best(), self._tries_left(),
+                              counts, self._best_of(trials),
+                              self._tries_left(),
                               time_left, self.elapsed())
         if detailed:
             for trial in trials:
