@@ -11,7 +11,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
     """Read a config file; missing files and syntax errors become ConfigError.
 
     ``cfg_options`` (from ``--cfg-options``) are merged in. Scopes of older
-    configs (``mmcls``) are mapped to their successors (``mmpretrain``).
+    configs (``mmcls``) are mapped to their successors (``mmpretrain``), and
+    unprefixed gml names are qualified (:func:`gml.registry.qualify_gml_types`).
     """
     from mmengine.config import Config
     if not os.path.isfile(path):
@@ -34,6 +35,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
         except Exception as exc:  # mmengine raises several types here
             raise ConfigError(f'--cfg-options {cfg_options}: {exc}') from None
     normalize_legacy_scopes(cfg)
+    from ..registry import qualify_gml_types
+    qualify_gml_types(cfg, cfg.get('default_scope'))
     return cfg
 
 

@@ -112,3 +112,70 @@ def test_default_scope_mmcls_of_an_older_config_runs_as_mmpretrain(tmp_path):
     cfg.work_dir = str(tmp_path / 'work')
     runner = build_runner(cfg)
     assert type(runner.visualizer) is UniversalVisualizer
+
+
+# -- unprefixed gml names, as the design guide writes them --------------------
+
+def _train_config(tmp_path, body: str):
+    path = tmp_path / 'cfg.py'
+    path.write_text("_base_ = ['%s/configs/baseline/digits_resnet.py']\n%s"
+                    % (REPO, body))
+    from gml.utils.config import load_config
+    return load_config(str(path))
+
+
+def test_unprefixed_gml_names_resolve_under_mmpretrain_scope(tmp_path):
+    from mmengine.registry import DefaultScope
+    import gml.models.losses as losses
+    cfg = _train_config(tmp_path, (
+        "custom_hooks = [dict(type='DynamicDistEvalHook', "
+        "evaluator=dict(type='NaiveEvaluator'))]\n"
+        "model = dict(type='ImageClassifier', backbone=dict(_delete_=True, "
+        "type='ResNetSlice', depth=18))\n"
+        "part = dict(type='FTLoss')\n"
+        "loss = dict(type='CrossEntropyLoss')\n"))
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.custom_hooks[0].type == 'gml.DynamicDistEvalHook'
+    assert cfg.custom_hooks[0].evaluator.type == 'gml.NaiveEvaluator'
+    assert cfg.model.backbone.type == 'gml.ResNetSlice'
+    # mmpretrain names keep their meaning
+    assert cfg.model.type == 'ImageClassifier'
+    assert cfg.loss.type == 'CrossEntropyLoss'
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        assert MODELS.build(cfg.part).__class__ is losses.FTLoss
+
+
+def test_names_both_registries_know_keep_the_default_scope_meaning(tmp_path):
+    # gml and mmpretrain both register CIFAR10: unprefixed is mmpretrain's
+    import mmpretrain.datasets as mp
+    import gml.datasets as gd
+    from gml.registry import qualify_gml_types
+    cfg = qualify_gml_types(dict(type='CIFAR10', sub=dict(type='gml.CIFAR10')),
+                            'mmpretrain')
+    assert cfg == dict(type='CIFAR10', sub=dict(type='gml.CIFAR10'))
+    from mmpretrain.registry import DATASETS as MP_DATASETS
+    assert MP_DATASETS.get(cfg['type']) is mp.CIFAR10
+    assert DATASETS.get(cfg['sub']['type']) is gd.CIFAR10
+    assert gd.CIFAR10 is not mp.CIFAR10
+    # a dict's _scope_ applies to its subtree; unknown names stay unknown
+    scoped = qualify_gml_types(dict(_scope_='gml', type='ResNetSlice',
+                                    x=dict(type='NoSuchThing')), 'mmpretrain')
+    assert scoped['type'] == 'ResNetSlice' and scoped['x']['type'] == \
+        'NoSuchThing'
+
+
+def test_unknown_type_message_suggests_gml_names():
+    message = explain_unknown_type(
+        KeyError('DMCPMutatr is not in the mmpretrain::model registry.'),
+        dict(algorithm=dict(mutator=dict(type='DMCPMutatr'))))
+    assert message.startswith("unknown type 'DMCPMutatr' at "
+                              "algorithm.mutator.type")
+    assert 'close matches: gml.DMCPMutator' in message
+
+
+def test_build_model_qualifies_unprefixed_gml_backbone():
+    from mmengine.registry import DefaultScope
+    cfg = dict(TINY_CLASSIFIER, backbone=dict(type='ResNetSlice', depth=18))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = build_model(cfg)
+    assert type(model.backbone).__name__ == 'ResNetSlice'
