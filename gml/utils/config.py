@@ -35,6 +35,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
         except Exception as exc:  # mmengine raises several types here
             raise ConfigError(f'--cfg-options {cfg_options}: {exc}') from None
     normalize_legacy_scopes(cfg)
+    from .legacy_keys import translate_legacy_keys
+    translate_legacy_keys(cfg)
     from ..registry import qualify_gml_types
     qualify_gml_types(cfg, cfg.get('default_scope'))
     return cfg
