@@ -74,10 +74,13 @@ def build_runner(cfg, build_network=None, data_keys=None):
 
     from .. import engine  # noqa: F401  (gml's wrappers and loader)
     from ..datasets import check_data_available
-    from ..registry import translate_build_errors
+    from .preflight import check_runner_keys
+    from ..registry import explain_unknown_type, translate_build_errors
+    from ..registry.build_errors import BUILD_ERRORS
 
     init_cpu_distributed(cfg.get('launcher', 'none'))
     init_default_scope(cfg.get('default_scope', 'mmengine'))
+    check_runner_keys(cfg)
     if data_keys is None:
         check_data_available(cfg)
     else:
@@ -90,13 +93,22 @@ def build_runner(cfg, build_network=None, data_keys=None):
         cfg.model_wrapper_cfg = dict(
             type='gml.DeviceAwareDDP', broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
-    network = (build_network or _build_network)(cfg)
     skip = {'self', 'model', 'cfg'}
     kwargs = {name: cfg[name]
               for name in inspect.signature(Runner.__init__).parameters
               if name not in skip and name in cfg}
     with translate_build_errors(cfg):
-        return Runner(model=network, cfg=cfg, **kwargs)
+        network = (build_network or _build_network)(cfg)
+        try:
+            return Runner(model=network, cfg=cfg, **kwargs)
+        except BUILD_ERRORS as exc:
+            if getattr(exc, 'gml_part', None) is not None or \
+                    explain_unknown_type(exc) is not None:
+                raise
+            # mmengine's own checks of the runner keys (val_cfg without
+            # val_dataloader, ...): config mistakes, said in one line
+            raise ConfigError('config: mmengine cannot build a Runner from '
+                              f'it: {" ".join(str(exc).split())}') from None
 
 
 def _checkpoints(work_dir: str) -> set:
@@ -188,6 +200,8 @@ def test(cfg, checkpoint: str, compile: bool = False) -> Dict[str, float]:
                                                               compile))
     if compile:
         raise ConfigError('--compile: applies to .pt2 programs only')
+    from ..utils.weights import check_checkpoint_file
+    check_checkpoint_file(checkpoint, 'CHECKPOINT')
     skip_start_weights(cfg)
     cfg.load_from = checkpoint
     return _run(cfg, 'test')

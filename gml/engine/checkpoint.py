@@ -8,14 +8,12 @@ wrote them. Only load checkpoints you trust, as with any pickle.
 """
 import os.path as osp
 
-import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_local_checkpoint(filename, map_location=None):
     """Load a local checkpoint file written by mmengine or torch.save."""
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    from ..utils.weights import load_checkpoint_file
+    return load_checkpoint_file(osp.expanduser(filename), 'checkpoint',
+                                map_location)

@@ -16,10 +16,13 @@ from typing import Any, Optional
 
 from ..errors import ConfigError
 from ..utils.config import load_config
-from .build_errors import explain_unknown_type, translate_build_errors
+from .build_errors import (explain_unknown_type, translate_build_errors,
+                           watch_builds)
 from .names import find_key_paths, qualify_gml_types, unknown_type_message
 from .registries import (ALGORITHMS, DATASETS, HOOKS, LOOPS, METRICS,
                          MODEL_WRAPPERS, MODELS, TRANSFORMS)
+
+watch_builds()
 
 __all__ = ['ALGORITHMS', 'DATASETS', 'HOOKS', 'LOOPS', 'METRICS',
            'MODEL_WRAPPERS', 'MODELS', 'TRANSFORMS', 'build_algorithm',
@@ -71,6 +74,14 @@ def _check_arguments(cls, args: dict, key: str) -> None:
     """Reject config keys that ``cls``'s constructor does not take."""
     import inspect
     params = inspect.signature(cls.__init__).parameters
+    required = [name for name, p in params.items()
+                if name != 'self' and p.default is p.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    missing = [name for name in required if name not in args]
+    if missing:
+        raise ConfigError(f'{key}.{missing[0]}: expected a value '
+                          f'({cls.__name__} needs {", ".join(missing)}), '
+                          f'found none')
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         return
     unknown = sorted(set(args) - set(params) - {'self'})

@@ -1,13 +1,29 @@
 """Turning errors raised while building a config's parts into one clear
-:class:`~gml.errors.ConfigError` that names the config key."""
+:class:`~gml.errors.ConfigError` that names the config key.
+
+Every registry's build function is wrapped (:func:`watch_builds`) so that
+an exception raised while building a part carries the part's config
+(``exc.gml_part``), set by the innermost build that failed. The exception
+itself is unchanged, so code that catches it behaves as before; only
+:class:`translate_build_errors`, around the tools' building and training,
+turns it into a ConfigError naming the key path, the class and the cause.
+"""
+import functools
+import inspect
 import re
-from typing import Any, Optional
+from typing import Any, Iterator, List, Optional, Tuple
+
+from mmengine.registry import Registry
 
 from ..errors import ConfigError
-from .names import unknown_type_message
-
+from .names import _roots, _walk, unknown_type_message
 
 _UNKNOWN = re.compile(r'(\S+) is not in the (?:(\S+)::)?(\S+) registry')
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+
+#: what constructors raise for a value or key they do not accept
+BUILD_ERRORS = (TypeError, ValueError, AssertionError, KeyError, IndexError,
+                RuntimeError, NotImplementedError, AttributeError)
 
 
 def explain_unknown_type(exc: BaseException, cfg: Any = None) -> \
@@ -20,8 +36,109 @@ def explain_unknown_type(exc: BaseException, cfg: Any = None) -> \
     return unknown_type_message(obj_type.strip('`\'"'), scope, name, cfg)
 
 
+# -- remembering which part failed -------------------------------------------
+
+def _watching(build_func):
+    if getattr(build_func, 'gml_watching', False):
+        return build_func
+
+    @functools.wraps(build_func)
+    def build(cfg, *args, **kwargs):
+        try:
+            return build_func(cfg, *args, **kwargs)
+        except BUILD_ERRORS as exc:
+            if getattr(exc, 'gml_part', None) is None:
+                try:
+                    exc.gml_part = (dict(cfg), kwargs.get('registry'))
+                except (TypeError, ValueError, AttributeError):
+                    pass
+            raise
+
+    build.gml_watching = True
+    return build
+
+
+def watch_builds() -> None:
+    """Wrap the build function of every registry that exists now (later
+    children inherit their parent's wrapped function)."""
+    for root in _roots():
+        for registry in _walk(root):
+            registry.build_func = _watching(registry.build_func)
+
+
+# -- the message ---------------------------------------------------------------
+
+def _typed_nodes(cfg: Any, key: str = '') -> Iterator[Tuple[str, dict]]:
+    if isinstance(cfg, dict):
+        if 'type' in cfg:
+            yield key, cfg
+        for k, v in cfg.items():
+            yield from _typed_nodes(v, f'{key}.{k}' if key else str(k))
+    elif isinstance(cfg, (list, tuple)):
+        for i, v in enumerate(cfg):
+            yield from _typed_nodes(v, f'{key}[{i}]')
+
+
+def part_paths(cfg: Any, part: dict) -> List[str]:
+    """Key paths in ``cfg`` of the dicts that ``part`` was built from: same
+    type, and every key they set has the value ``part`` has."""
+    if hasattr(cfg, 'to_dict'):
+        cfg = cfg.to_dict()
+    same = [(path, node) for path, node in _typed_nodes(cfg)
+            if node.get('type') == part.get('type')]
+    exact = [path for path, node in same
+             if all(part.get(k) == v for k, v in node.items()
+                    if k != '_delete_')]
+    return exact or [path for path, _ in same]
+
+
+def _class_of(part: dict, registry: Optional[Registry]):
+    obj_type = part.get('type')
+    if not isinstance(obj_type, str):
+        return obj_type
+    if registry is None:
+        return None
+    try:
+        with registry.switch_scope_and_registry(part.get('_scope_')) as reg:
+            return reg.get(obj_type)
+    except Exception:  # noqa: BLE001 - only used to improve the message
+        return None
+
+
+def _accepted(cls) -> Optional[List[str]]:
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.name != 'self'
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def part_error_message(exc: BaseException, cfg: Any = None) -> str:
+    """One line: where the failing part is in ``cfg``, what it is, why."""
+    part, registry = exc.gml_part
+    obj_type = part.get('type')
+    name = obj_type if isinstance(obj_type, str) else \
+        getattr(obj_type, '__name__', repr(obj_type))
+    where = part_paths(cfg, part) if cfg is not None else []
+    cause = ' '.join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, KeyError) and cause.startswith("'"):
+        cause = f'no such key or choice {cause}'
+    message = (f"{', '.join(where) if where else name}: {name} cannot be "
+               f'built from this config: {type(exc).__name__}: {cause}')
+    cls = _class_of(part, registry)
+    unexpected = _UNEXPECTED.search(cause)
+    accepted = _accepted(cls) if cls is not None and unexpected else None
+    if accepted:
+        message += f'; it takes {", ".join(accepted)}'
+    return message
+
+
 class translate_build_errors:
-    """Context manager: re-raise "not in registry" errors as ConfigError."""
+    """Context manager: re-raise errors of building a config's parts (and
+    "not in registry" errors) as one ConfigError naming the key path."""
 
     def __init__(self, cfg: Any = None):
         self.cfg = cfg
@@ -33,6 +150,8 @@ class translate_build_errors:
         if exc is None or isinstance(exc, ConfigError):
             return False
         message = explain_unknown_type(exc, self.cfg)
+        if message is None and getattr(exc, 'gml_part', None) is not None:
+            message = part_error_message(exc, self.cfg)
         if message is not None:
             raise ConfigError(message) from None
         return False

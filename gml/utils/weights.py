@@ -1,6 +1,7 @@
 """Loading weights into a module from checkpoints written by anyone."""
 import os
-from typing import Dict, Iterable, Optional
+import zipfile
+from typing import Any, Dict, Iterable, Optional
 
 import torch
 import torch.nn as nn
@@ -12,11 +13,50 @@ from .files import atomic_path
 WRAPPER_PREFIXES = ('module.', 'model.', 'architecture.', 'student.')
 
 
-def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """The tensors of a checkpoint, with or without a ``state_dict`` key."""
+def load_checkpoint_file(path: str, key: str = 'CHECKPOINT',
+                         map_location='cpu') -> Any:
+    """``torch.load`` of a trusted local file; a missing file or one torch
+    cannot read (random bytes, a truncated copy) is one ConfigError naming
+    ``key``, the config key or argument the path came from."""
     if not os.path.isfile(path):
-        raise ConfigError(f'checkpoint not found: {path}')
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        raise ConfigError(f'{key}: checkpoint not found: {path}')
+    try:
+        return torch.load(path, map_location=map_location,
+                          weights_only=False)
+    except Exception as exc:  # torch.load fails in many ways on bad files
+        lines = str(exc).strip().splitlines()
+        detail = f': {lines[0]}' if lines else ''
+        raise ConfigError(f'{key}: {path} is not a readable checkpoint '
+                          f'({type(exc).__name__}{detail})') from None
+
+
+def check_checkpoint_file(path: str, key: str) -> None:
+    """Check, without unpickling, that ``path`` is a whole checkpoint.
+
+    torch writes zip archives: one whose entries all pass their CRC check
+    and that holds a pickle is whole. Anything else (an older torch format,
+    or not a checkpoint at all) is loaded once to find out.
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(f'{key}: checkpoint not found: {path}')
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                broken = archive.testzip()
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            broken, names = str(exc), []
+        if broken is None and any(n.endswith('data.pkl') for n in names):
+            return
+        raise ConfigError(f'{key}: {path} is not a readable checkpoint '
+                          f'(a damaged or foreign zip archive)')
+    load_checkpoint_file(path, key)
+
+
+def read_state_dict(path: str, key: str = 'CHECKPOINT'
+                    ) -> Dict[str, torch.Tensor]:
+    """The tensors of a checkpoint, with or without a ``state_dict`` key."""
+    ckpt = load_checkpoint_file(path, key)
     if isinstance(ckpt, dict):
         for key in ('state_dict', 'model', 'model_state_dict'):
             if isinstance(ckpt.get(key), dict):
@@ -72,10 +112,7 @@ def load_weights(module: nn.Module, path: str, what: str,
     without it, common wrapper prefixes are removed automatically. Keys of
     ``module`` containing one of ``ignore`` are not expected in the file.
     """
-    try:
-        state = read_state_dict(path)
-    except ConfigError as exc:
-        raise ConfigError(f'{what}: {exc}') from None
+    state = read_state_dict(path, what)
     ignore = tuple(ignore)
     expected = {k: v for k, v in module.state_dict().items()
                 if not any(part in k for part in ignore)}

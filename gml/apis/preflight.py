@@ -1,0 +1,111 @@
+"""Checks of the runner-level keys of a config, before anything is built.
+
+mmengine passes these values straight to torch, which reports a bad one
+deep inside (``'<' not supported between 'str' and 'float'`` for
+``lr='fast'``) or only once training starts. Checked here, a mistake is one
+line naming the key, what was expected and what was found, and nothing has
+been written yet. Checkpoint files a config names are checked to be whole.
+"""
+from typing import Any, Iterator, Tuple
+
+from ..errors import ConfigError
+from ..utils.checks import check_bool, check_int, check_number, check_seed
+from ..utils.weights import check_checkpoint_file
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+#: keys whose string value is a checkpoint file to read
+CHECKPOINT_KEYS = ('load_from', 'pretrained', 'ckpt_path', 'checkpoint')
+
+
+def _mapping(cfg: Any, key: str):
+    value = cfg.get(key) if hasattr(cfg, 'get') else None
+    return value if isinstance(value, dict) else None
+
+
+def check_dataloaders(cfg: Any) -> None:
+    """Batch size, workers and flags of every dataloader."""
+    for name in DATALOADERS:
+        loader = _mapping(cfg, name)
+        if loader is None:
+            continue
+        if 'batch_size' in loader:
+            check_int(loader['batch_size'], f'{name}.batch_size', minimum=1)
+        if 'num_workers' in loader:
+            check_int(loader['num_workers'], f'{name}.num_workers')
+        for flag in ('persistent_workers', 'pin_memory', 'drop_last'):
+            if flag in loader:
+                check_bool(loader[flag], f'{name}.{flag}')
+        if loader.get('persistent_workers') and \
+                loader.get('num_workers', 0) == 0:
+            raise ConfigError(f'{name}.persistent_workers: expected False when '
+                         f'num_workers is 0, found True')
+
+
+def check_optimizer(cfg: Any) -> None:
+    """The numbers of ``optim_wrapper.optimizer`` (SGD, Adam, ... keys)."""
+    wrapper = _mapping(cfg, 'optim_wrapper')
+    optimizer = _mapping(wrapper, 'optimizer') if wrapper else None
+    if optimizer is None:
+        return
+    key = 'optim_wrapper.optimizer'
+    if 'lr' in optimizer:
+        check_number(optimizer['lr'], f'{key}.lr', minimum=0, finite=True)
+    if 'weight_decay' in optimizer:
+        check_number(optimizer['weight_decay'], f'{key}.weight_decay',
+                     minimum=0, finite=True)
+    if 'momentum' in optimizer:
+        check_number(optimizer['momentum'], f'{key}.momentum', minimum=0,
+                     maximum=1)
+    if 'eps' in optimizer:
+        check_number(optimizer['eps'], f'{key}.eps', minimum=0, strict=True)
+    betas = optimizer.get('betas')
+    if betas is not None:
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise ConfigError(f'{key}.betas: expected two numbers in [0, 1), '
+                         f'found {betas!r}')
+        for i, beta in enumerate(betas):
+            check_number(beta, f'{key}.betas[{i}]', minimum=0, maximum=1)
+
+
+def check_schedule(cfg: Any) -> None:
+    """Epochs, iterations and intervals of ``train_cfg``, and the seed."""
+    train_cfg = _mapping(cfg, 'train_cfg')
+    if train_cfg is not None:
+        for key in ('max_epochs', 'max_iters', 'val_interval', 'val_begin'):
+            if key in train_cfg:
+                check_int(train_cfg[key], f'train_cfg.{key}',
+                          minimum=0 if key == 'val_begin' else 1)
+    randomness = _mapping(cfg, 'randomness')
+    if randomness is not None and 'seed' in randomness:
+        check_seed(randomness['seed'], 'randomness.seed')
+
+
+def iter_checkpoint_paths(cfg: Any, key: str = ''
+                          ) -> Iterator[Tuple[str, str]]:
+    """``(key path, file)`` of every local checkpoint file ``cfg`` names."""
+    if isinstance(cfg, dict) or hasattr(cfg, 'items'):
+        for k, value in cfg.items():
+            path = f'{key}.{k}' if key else str(k)
+            if k in CHECKPOINT_KEYS and isinstance(value, str) and value \
+                    and '://' not in value:
+                yield path, value
+            else:
+                yield from iter_checkpoint_paths(value, path)
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            yield from iter_checkpoint_paths(value, f'{key}[{i}]')
+
+
+def check_checkpoints(cfg: Any) -> None:
+    """Every checkpoint file the config names exists and is whole."""
+    for key, path in iter_checkpoint_paths(cfg):
+        check_checkpoint_file(path, key)
+
+
+def check_runner_keys(cfg: Any) -> None:
+    """All of the above."""
+    check_dataloaders(cfg)
+    check_optimizer(cfg)
+    check_schedule(cfg)
+    check_checkpoints(cfg)
