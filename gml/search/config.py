@@ -144,11 +144,7 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
                               'CurveFittingAssessor or MedianStopAssessor, '
                               'found none')
 
-    scalars = raw.get('scalars')
-    pavi = raw.get('pavi')
-    if scalars is None and isinstance(pavi, dict):
-        scalars = pavi.get('scalars')  # the original guide's location
-    scalars = list(scalars or [])
+    scalars = _scalars(raw)
     if not all(isinstance(s, str) for s in scalars):
         raise ConfigError(f'scalars: expected a list of metric names, found '
                           f'{scalars!r}')
@@ -162,6 +158,41 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
         reward_reduce=reduce, scheduler_cfg=scheduler, parallel_size=parallel,
         stop=stop, assessor_cfg=assessor, generate_log=generate_log,
         scalars=scalars)
+
+
+#: keys of the original guide's ``pavi`` section: PAVI is an internal
+#: service, so only ``scalars`` keeps a meaning; each other key is refused
+#: with what replaces it
+PAVI_REPLACEMENTS = {
+    'compare': 'PAVI is an internal service of the original toolbox; '
+               'use `search-ctl show -t TASK` instead, which compares a '
+               'task\'s trials (`search-ctl export` writes them for '
+               'TensorBoard)',
+}
+
+
+def _scalars(raw: Dict[str, Any]) -> Any:
+    """``scalars``, or the guide's ``pavi.scalars``; any other ``pavi`` key
+    is refused (nothing in a search config is silently ignored)."""
+    scalars = raw.get('scalars')
+    pavi = raw.get('pavi')
+    if pavi is None:
+        return list(scalars or [])
+    pavi = _mapping(pavi, 'pavi')
+    for key in pavi:
+        if key in PAVI_REPLACEMENTS:
+            raise ConfigError(f'pavi.{key}: {PAVI_REPLACEMENTS[key]}')
+        if key != 'scalars':
+            raise ConfigError(f'pavi.{key}: unknown key; expected scalars '
+                              '(PAVI is an internal service of the original '
+                              'toolbox; gml records the metrics itself)')
+    if 'scalars' in pavi:  # the original guide's location
+        if scalars is not None and scalars != pavi['scalars']:
+            raise ConfigError(f'pavi.scalars: expected the same as scalars '
+                              f'({scalars!r}) or only one of the two, found '
+                              f'{pavi["scalars"]!r}')
+        scalars = pavi['scalars']
+    return list(scalars or [])
 
 
 def load_search_config(path: str) -> SearchConfig:
