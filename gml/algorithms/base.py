@@ -28,7 +28,7 @@ class BaseAlgorithm(BaseModel):
     def __init__(self, model: Union[dict, str, nn.Module],
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None):
-        model = build_model(model)
+        model = build_model(model, 'algorithm.model')
         if data_preprocessor is None:
             data_preprocessor = getattr(model, 'data_preprocessor', None)
         super().__init__(data_preprocessor=data_preprocessor,

@@ -10,6 +10,7 @@ import inspect
 import os
 import os.path as osp
 import shutil
+import sys
 from typing import Dict, Optional, Sequence
 
 from ..errors import ConfigError
@@ -59,9 +60,23 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
 
 def _build_network(cfg):
     from ..registry import build_algorithm, build_model
-    if cfg.get('algorithm') is not None:
-        return build_algorithm(cfg.algorithm, default_model=cfg.get('model'))
+    algorithm = cfg.get('algorithm')
+    if algorithm is not None:
+        warn_unused_model(cfg)
+        return build_algorithm(algorithm, default_model=cfg.get('model'))
     return build_model(cfg.model)
+
+
+def warn_unused_model(cfg) -> None:
+    """Say so when ``algorithm.model`` replaces a different top-level
+    ``model``: what the user wrote there is not trained."""
+    own, top = cfg.algorithm.get('model'), cfg.get('model')
+    if own is None or top is None or own == top:
+        return
+    print('gml: warning: model: the top-level model is not used: '
+          'algorithm.model replaces it (write algorithm.model=_base_.model, '
+          'or leave algorithm.model out to wrap the top-level model)',
+          file=sys.stderr)
 
 
 def build_runner(cfg, build_network=None, data_keys=None):

@@ -91,19 +91,24 @@ def _check_arguments(cls, args: dict, key: str) -> None:
                           f'{", ".join(unknown)}; it takes {", ".join(accepted)}')
 
 
-def build_model(cfg: Any):
-    """Build a model from a config dict, a config file path or a module."""
+def build_model(cfg: Any, key: str = 'model'):
+    """Build a model from a config dict, a config file path or a module;
+    ``key`` is where the config came from, for messages."""
     import torch.nn as nn
     if isinstance(cfg, nn.Module):
         return cfg
     if isinstance(cfg, str):
-        model_cfg = load_config(cfg).get('model')
+        try:
+            model_cfg = load_config(cfg).get('model')
+        except ConfigError as exc:
+            raise ConfigError(f'{key}: {exc}') from None
         if model_cfg is None:
-            raise ConfigError(f'{cfg}: the config has no `model` to build')
+            raise ConfigError(f'{key}: {cfg}: the config has no `model` to '
+                              'build')
         cfg = model_cfg
     if not isinstance(cfg, dict) or 'type' not in cfg:
-        raise ConfigError(f'model: expected a dict with a `type` key, found '
-                          f'{cfg!r}')
+        raise ConfigError(f'{key}: expected a dict with a `type` key, a '
+                          f'config path or a module, found {cfg!r}')
     qualify_gml_types(cfg, _current_scope())
     with translate_build_errors(dict(model=cfg)):
         return MODELS.build(cfg)
