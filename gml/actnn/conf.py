@@ -37,6 +37,28 @@ class ActNNConfig:
     min_numel: int = 4096
     adapt_interval: int = 20
 
+    def __setattr__(self, name, value):
+        # a typo or an ActNN setting gml does not have is refused: it
+        # would otherwise change nothing, silently
+        if name == 'use_gradient':
+            if value:
+                raise ConfigError(USE_GRADIENT)
+            return
+        if name not in self.__dataclass_fields__:
+            raise ConfigError(f'actnn.config: expected a setting among '
+                              f'{sorted(self.__dataclass_fields__)}, found '
+                              f'{name!r}')
+        if name == 'activation_compression_bits':
+            value = check_bits(_one_value(value),
+                               'config.activation_compression_bits')
+        object.__setattr__(self, name, value)
+
+    @property
+    def use_gradient(self) -> bool:
+        """ActNN's per-sample gradient statistics: always False in gml
+        (setting True is refused with what gml does instead)."""
+        return False
+
 
 LEVELS = {
     'L0': dict(compress_activation=False, auto_precision=False),
@@ -54,7 +76,43 @@ UNSUPPORTED = {
           'highest level available',
 }
 
-config = ActNNConfig()
+USE_GRADIENT = (
+    'actnn.config.use_gradient: expected False, found True (gml keeps no '
+    'per-sample gradient statistics, so QScheme.num_samples has no use; its '
+    'auto precision chooses bits per tensor from gradient statistics: '
+    "actnn.set_optimization_level('L3'))")
+
+
+def _one_value(bits):
+    """ActNN writes the bits as a one-element list (``[8]``)."""
+    if isinstance(bits, (list, tuple)) and len(bits) == 1:
+        return bits[0]
+    return bits
+
+
+class _SchemeSettings(type):
+    """Class-level settings of :class:`QScheme`, checked when set."""
+
+    def __setattr__(cls, name, value):
+        if name != 'num_samples':
+            raise ConfigError(f"actnn.QScheme: expected 'num_samples', "
+                              f'found {name!r}')
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                value < 0:
+            raise ConfigError(f'actnn.QScheme.num_samples: expected a '
+                              f'number of samples >= 0, found {value!r}')
+        super().__setattr__(name, value)
+
+
+class QScheme(metaclass=_SchemeSettings):
+    """ActNN's per-layer quantization scheme, kept for its one class
+    setting: ``QScheme.num_samples`` is the training set size that ActNN's
+    per-sample gradient statistics (``config.use_gradient = True``) are
+    indexed by. gml refuses ``use_gradient = True`` (it chooses bits per
+    tensor, see ``ActNNConfig.auto_precision``), so the value is checked
+    and kept but nothing reads it."""
+
+    num_samples = 0
 
 
 def level_settings(level: str) -> ActNNConfig:
@@ -84,3 +142,6 @@ def check_bits(bits, key: str = 'activation_compression_bits') -> int:
         raise ConfigError(f'actnn {key}: expected one of {ACTIVATION_BITS},'
                           f' found {bits!r}')
     return bits
+
+
+config = ActNNConfig()  # the defaults of controllers and Q-layers

@@ -44,7 +44,14 @@ class Controller:
     ``stats`` counts the bytes saved for backward in the current
     iteration before (``raw_bytes``) and after (``packed_bytes``)
     compression; every storage counts once.
+
+    ``auto_iterate``: for controllers no training loop calls
+    :meth:`iterate` on (the one Q-layers built outside ``QModule``
+    share): a Q-layer forwarded a second time since the last
+    :meth:`iterate` starts the next iteration.
     """
+
+    auto_iterate = False
 
     def __init__(self, default_bit: Optional[int] = None,
                  level: Optional[str] = None, seed: Optional[int] = None,
@@ -81,6 +88,7 @@ class Controller:
         self._index = 0
         self._records: List[Dict] = []
         self._plane: Tuple = ((), ())  # of the tensor saved last
+        self._forwarded = set()  # Q-layers (ids) run in this iteration
 
     def filter_tensors(self, named_parameters: Iterable) -> None:
         """Remember parameters (and views of them) so they stay as they
@@ -97,6 +105,14 @@ class Controller:
         if self._records:  # kept every adapt_interval iterations only
             self._adapt()
         self._reset()
+
+    def layer_forward(self, layer) -> None:
+        """A Q-layer's training forward (see ``auto_iterate``)."""
+        if not self.auto_iterate:
+            return
+        if id(layer) in self._forwarded:
+            self.iterate()
+        self._forwarded.add(id(layer))
 
     @property
     def ratio(self) -> float:

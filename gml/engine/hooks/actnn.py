@@ -9,6 +9,13 @@ The hook is registered in gml's hook registry (``type='gml.ActNNHook'``
 needs no import); importing :mod:`gml.actnn.hook` also registers it under
 the guide's unprefixed name. The compression itself is
 :class:`gml.actnn.Controller`.
+
+``ActNNRatioHook`` logs ``actnn_ratio`` for a hook that leaves its
+controller on the runner without logging (the guide's own
+``hook_actnn.py``):
+
+    custom_hooks = [dict(type='ActNNHook', default_bit=4),
+                    dict(type='gml.ActNNRatioHook')]
 """
 from typing import Optional
 
@@ -52,6 +59,12 @@ class ActNNHook(Hook):
             self.controller.quantize, self.controller.dequantize)
         self._hooks.__enter__()
         runner.controller = self.controller
+        from ...actnn.layers import QLayer
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        for module in model.modules():  # one controller, one account
+            if isinstance(module, QLayer):
+                module.controller = self.controller
 
     def after_run(self, runner) -> None:
         if self._hooks is not None:
@@ -69,3 +82,21 @@ class ActNNHook(Hook):
         self.controller.iterate()
         runner.message_hub.update_scalar('train/actnn_ratio',
                                          self.controller.ratio)
+
+
+@HOOKS.register_module()
+class ActNNRatioHook(Hook):
+    """Log ``actnn_ratio``, the bytes autograd would have kept divided by
+    the bytes kept, of the last finished iteration of
+    ``runner.controller`` (a :class:`gml.actnn.Controller` that another
+    hook, such as the ActNN guide's, put there and iterates)."""
+
+    priority = 55  # after NORMAL hooks (the guide's), before the logger
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        controller = getattr(runner, 'controller', None)
+        if controller is None or not getattr(controller, 'history', None):
+            return
+        runner.message_hub.update_scalar('train/actnn_ratio',
+                                         controller.ratio)
