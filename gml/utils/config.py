@@ -29,14 +29,21 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
             TypeError, ValueError) as exc:
         raise ConfigError(f'{path}: cannot be evaluated: '
                           f'{type(exc).__name__}: {exc}') from None
-    if cfg_options:
-        try:
-            cfg.merge_from_dict(cfg_options)
-        except Exception as exc:  # mmengine raises several types here
-            raise ConfigError(f'--cfg-options {cfg_options}: {exc}') from None
+    from .legacy_keys import LEGACY_KEYS, translate_legacy_keys
+    # options on mmcv-era keys join them before they are translated; the
+    # other options come after, so they override what those keys became
+    options = dict(cfg_options or {})
+    legacy = {k: options.pop(k) for k in list(options)
+              if k.split('.')[0] in LEGACY_KEYS}
+    for group in (legacy, None, options):
+        if group is None:
+            translate_legacy_keys(cfg)
+        elif group:
+            try:
+                cfg.merge_from_dict(group)
+            except Exception as exc:  # mmengine raises several types here
+                raise ConfigError(f'--cfg-options {group}: {exc}') from None
     normalize_legacy_scopes(cfg)
-    from .legacy_keys import translate_legacy_keys
-    translate_legacy_keys(cfg)
     from ..registry import qualify_gml_types
     qualify_gml_types(cfg, cfg.get('default_scope'))
     return cfg

@@ -153,9 +153,10 @@ def test_explicit_modern_key_that_conflicts_is_refused(tmp_path):
     body = GUIDE_LOG_CONFIG.format(interval=7)
     _refused(tmp_path, body + 'default_hooks = dict(logger=dict(interval=10))',
              conflict)
-    # --cfg-options are explicit too
-    _refused(tmp_path, body, conflict.replace('=10;', '=3;'),
-             {'default_hooks.logger.interval': 3})
+    # --cfg-options win over what the mmcv-era key became
+    cfg = _load(tmp_path, body, {'default_hooks.logger.interval': 3})
+    assert cfg.default_hooks.logger.interval == 3
+    assert 'log_config' not in cfg
     # the same value twice is no conflict; the base's 50 is not explicit
     cfg = _load(tmp_path, body + 'default_hooks = dict(logger=dict('
                 'interval=7))')
@@ -304,10 +305,12 @@ def test_runner_and_total_epochs_set_max_epochs(tmp_path):
              '\ntotal_epochs = 8',
              'total_epochs: mmcv-era key gives train_cfg.max_epochs=8, but '
              'the config sets train_cfg.max_epochs=12; keep one of them')
-    _refused(tmp_path, "runner = dict(type='EpochBasedRunner', max_epochs=12)",
-             'runner.max_epochs: mmcv-era key gives train_cfg.max_epochs=12, '
-             'but the config sets train_cfg.max_epochs=1; keep one of them',
-             {'train_cfg.max_epochs': 1})
+    # --cfg-options win, on the modern key or on the mmcv-era one
+    runner = "runner = dict(type='EpochBasedRunner', max_epochs=12)"
+    assert _load(tmp_path, runner, {'train_cfg.max_epochs': 1}
+                 ).train_cfg.max_epochs == 1
+    assert _load(tmp_path, runner, {'runner.max_epochs': 3}
+                 ).train_cfg.max_epochs == 3
 
 
 def test_iter_based_runner_becomes_an_iteration_loop(tmp_path):
