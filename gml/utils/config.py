@@ -17,8 +17,12 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
     from mmengine.config import Config
     if not os.path.isfile(path):
         raise ConfigError(f'config file not found: {path}')
+    from .legacy_imports import legacy_imports
     try:
-        cfg = Config.fromfile(path)
+        # custom_imports of mmcv-era modules (the ActNN guide's hook) see
+        # mmengine and gml in place of mmcv.runner, mmcv.parallel, actnn
+        with legacy_imports():
+            cfg = Config.fromfile(path)
     except SyntaxError as exc:
         line = f' (line {exc.lineno})' if exc.lineno else ''
         raise ConfigError(f'{path}: syntax error{line}: {exc.msg}') from None

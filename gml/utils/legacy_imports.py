@@ -39,11 +39,32 @@ def _parallel(module):
     module.is_module_wrapper = is_model_wrapper
 
 
+class _LegacyHookRegistry:
+    """mmengine's root HOOKS, except that a user's hook replaces a gml
+    class registered there under the same bare name (``ActNNHook``, which
+    ``gml.actnn.hook`` puts there for configs that name it unscoped): the
+    module a config imports is the one it means."""
+
+    def __init__(self, registry):
+        self._registry = registry
+
+    def __getattr__(self, name):
+        return getattr(self._registry, name)
+
+    def register_module(self, name=None, force=False, module=None):
+        def register(cls):
+            existing = self._registry.get(name or cls.__name__)
+            ours = getattr(existing, '__module__', '').startswith('gml.')
+            return self._registry.register_module(
+                name=name, force=force or ours, module=cls)
+        return register(module) if module is not None else register
+
+
 def _hooks(module):
     from mmengine.registry import HOOKS
 
     from ..actnn.compat import Hook
-    module.HOOKS, module.Hook = HOOKS, Hook
+    module.HOOKS, module.Hook = _LegacyHookRegistry(HOOKS), Hook
 
 
 def _actnn(module):
