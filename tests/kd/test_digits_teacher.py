@@ -16,8 +16,17 @@ DIGITS = sorted(os.path.relpath(p, REPO) for p in glob.glob(
 
 
 def _load(path):
+    """The config; its folder is on the path for its custom_imports (the
+    guide's configs import plugin files next to them, e.g. hook_actnn)."""
+    import sys
+
     from gml.utils.config import load_config
-    return load_config(os.path.join(REPO, path))
+    folder = os.path.dirname(os.path.join(REPO, path))
+    sys.path.insert(0, folder)
+    try:
+        return load_config(os.path.join(REPO, path))
+    finally:
+        sys.path.remove(folder)
 
 
 def _start_checkpoints(cfg):

@@ -241,7 +241,7 @@ def test_teacher_checkpoints_load_with_prefixes_and_fail_clearly(tmp_path):
     for k, v in source.state_dict().items():
         assert torch.equal(loaded.distiller.teachers[0].state_dict()[k], v)
     with pytest.raises(ConfigError, match=re.escape(
-            'algorithm.distill_cfg.teacher[0].ckpt_path: checkpoint not '
+            'algorithm.distill_cfg.teacher.ckpt_path: checkpoint not '
             f'found: {tmp_path / "x.pth"}')):
         build_algorithm(dict(
             type='TeacherStudentDistillation', model=classifier(4),

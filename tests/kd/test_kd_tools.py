@@ -76,6 +76,6 @@ def test_missing_teacher_checkpoint_is_one_clear_error(tmp_path):
                     'algorithm.distill_cfg.teacher.ckpt_path=/no/teacher.pth'])
     assert run.returncode == 2
     last = run.stderr.strip().splitlines()[-1]
-    assert last == ('train.py: error: algorithm.distill_cfg.teacher[0].'
+    assert last == ('train.py: error: algorithm.distill_cfg.teacher.'
                     'ckpt_path: checkpoint not found: /no/teacher.pth')
     assert not (tmp_path / 'w').exists()

@@ -1,5 +1,5 @@
 """Knowledge transfer via distillation of activation boundaries (AB)."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -24,7 +24,8 @@ class ABTeacherStudentDistillation(TeacherStudentDistillation):
         **kwargs: as :class:`TeacherStudentDistillation`.
     """
 
-    def __init__(self, model, distill_cfg: dict, init_epochs: int = 1,
+    def __init__(self, model, distill_cfg: Optional[dict] = None,
+                 init_epochs: int = 1,
                  distill_after_init: bool = False, **kwargs):
         super().__init__(model, distill_cfg, **kwargs)
         self.init_epochs = int(init_epochs)

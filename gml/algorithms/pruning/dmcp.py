@@ -1,6 +1,7 @@
 """DMCP: Differentiable Markov Channel Pruning around an ordinary model."""
+import logging
 from contextlib import contextmanager
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -14,6 +15,27 @@ from ..sandwich import sandwich_step
 ALGORITHM_CFG = dict(arch_start_training=0, arch_train_freq=1,
                      arch_sample_num=10, target_flops=None,
                      flops_loss=None, sample_tolerance=0.03)
+#: The target when ``algorithm_cfg`` has none (the design guide gives none):
+#: half the full model's FLOPs, DMCP's headline setting (ResNet-50 4.1 G ->
+#: 2.0 G, MMRazor's 2000 MFLOPs config); see docs/pruning.md.
+DEFAULT_TARGET_FLOPS = '50%'
+#: ``distillation`` keys in the design guide's form.
+DISTILLATION_KEYS = ('tea_cfg', 'teacher_loss', 'inplace_loss')
+
+
+def _inform(message: str) -> None:
+    from mmengine.logging import print_log
+    print_log(message, logger='current', level=logging.INFO)
+
+
+def _flops_loss_cfg(cfg, target: float) -> dict:
+    """``flops_loss`` with its type filled in when not given: DMCP's
+    ``log_l1`` where its band is at least 1 MFLOPs wide, else ``l1``."""
+    cfg = dict(cfg or {})
+    if 'type' not in cfg:
+        band = float(cfg.get('band', 0.05))
+        cfg['type'] = 'log_l1' if band * target >= 1 else 'l1'
+    return cfg
 
 
 def _target_mflops(value, low: float, high: float) -> float:
@@ -76,8 +98,16 @@ class DMCP(BaseAlgorithm):
             ``loss_weight``, ``band``, ``window``), ``sample_tolerance``
             (relative FLOPs tolerance of the architectures drawn after
             training).
-        distillation: the loss of the non-max subnets against the max
-            subnet's logits (default KL at T = 1); None: labels for all.
+        distillation: the in-place distillation loss of the non-max
+            subnets against the max subnet's logits (default KL at T = 1;
+            None: labels for all), or the design guide's form
+            ``dict(tea_cfg=..., teacher_loss=..., inplace_loss=...)``:
+            ``tea_cfg`` is one teacher ``dict(model=..., ckpt_path=...)`` or
+            a list; every sampled subnet (the max one included) then also
+            learns the teachers' soft labels, ``teacher_loss`` (default KL
+            at T = 1) averaged over the teachers, on top of the labels (max)
+            or the in-place distillation (the others); ``inplace_loss`` as
+            the plain form (default KL at T = 1, None: labels).
     """
 
     syncs_own_gradients = True  # DeviceAwareDDP calls train_step as is
@@ -103,9 +133,6 @@ class DMCP(BaseAlgorithm):
             raise ConfigError(f'algorithm.algorithm_cfg.arch_train_freq: '
                               f'expected an integer >= 1, found '
                               f'{cfg["arch_train_freq"]!r}')
-        if cfg['target_flops'] is None:
-            raise ConfigError('algorithm.algorithm_cfg.target_flops: DMCP '
-                              'needs a target (MFLOPs, or e.g. "50%")')
         self.arch_start = cfg['arch_start_training']
         self.arch_freq = cfg['arch_train_freq']
         self.arch_sample_num = cfg['arch_sample_num']
@@ -116,19 +143,87 @@ class DMCP(BaseAlgorithm):
         self.mutator.prepare(self.model)
         self.min_flops = self.mutator.subnet_flops(self.mutator.sample('min'))
         self.max_flops = self.mutator.subnet_flops(self.mutator.sample('max'))
+        defaulted = cfg['target_flops'] is None
+        if defaulted:
+            cfg['target_flops'] = DEFAULT_TARGET_FLOPS
         self.target_flops = _target_mflops(cfg['target_flops'],
                                            self.min_flops, self.max_flops)
-        self.flops_loss = FlopsLoss(self.target_flops,
-                                    **dict(cfg['flops_loss'] or {}))
+        if defaulted:
+            _inform(f'algorithm.algorithm_cfg.target_flops is not set: '
+                    f'pruning to {DEFAULT_TARGET_FLOPS} of the full model\'s '
+                    f'{self.max_flops:.6g} MFLOPs = {self.target_flops:.6g} '
+                    f'MFLOPs (at mutator.input_shape '
+                    f'{tuple(self.mutator.input_shape)})')
+        self.flops_loss = FlopsLoss(
+            self.target_flops,
+            **_flops_loss_cfg(cfg['flops_loss'], self.target_flops))
+        inplace, teachers, teacher_loss = self._distillation(distillation)
         kinds = self.mutator.sample_types
-        if 'max' in kinds and kinds[0] != 'max' and distillation:
+        if 'max' in kinds and kinds[0] != 'max' and inplace:
             raise ConfigError('mutator.arch_sample_type: with inplace '
                               'distillation the max subnet must come first '
                               f'(it teaches the others), found {kinds}')
-        if distillation == 'default':
-            distillation = dict(type='gml.KDLoss', temperature=1.0)
-        self.distill = MODELS.build(distillation) if distillation else None
+        self.distill = MODELS.build(inplace) if inplace else None
+        # kept out of the module tree: never in the checkpoints, the
+        # optimizer or DDP (they are rebuilt from tea_cfg)
+        self._teachers: List[nn.Module] = teachers
+        self.teacher_loss = MODELS.build(teacher_loss) if teachers else None
         self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
+
+    @staticmethod
+    def _distillation(value):
+        """(in-place loss cfg or None, teachers, teacher loss cfg)."""
+        kl = dict(type='gml.KDLoss', temperature=1.0)
+        if value == 'default':
+            return kl, [], None
+        if value is None:
+            return None, [], None
+        if not isinstance(value, dict):
+            raise ConfigError(f'algorithm.distillation: expected a loss '
+                              f'config or dict(tea_cfg=..., ...), found '
+                              f'{value!r}')
+        if 'type' in value:  # the in-place loss itself
+            return dict(value), [], None
+        unknown = set(value) - set(DISTILLATION_KEYS)
+        if unknown:
+            raise ConfigError(
+                f'algorithm.distillation: unknown keys {sorted(unknown)}; '
+                f'expected a loss config (with type) or the keys '
+                f'{list(DISTILLATION_KEYS)}')
+        from ...models.distillers import build_teacher, teacher_keys
+        teachers = []
+        if value.get('tea_cfg') is not None:
+            teachers = [build_teacher(cfg, key) for cfg, key in teacher_keys(
+                value['tea_cfg'], 'algorithm.distillation.tea_cfg')]
+        inplace = value.get('inplace_loss', kl)
+        teacher_loss = value.get('teacher_loss', kl)
+        if teachers and not teacher_loss:
+            raise ConfigError('algorithm.distillation.teacher_loss: expected '
+                              'a loss config for the teachers\' soft labels, '
+                              f'found {teacher_loss!r}')
+        return inplace, teachers, teacher_loss
+
+    @property
+    def teachers(self) -> List[nn.Module]:
+        """The frozen teachers of ``distillation.tea_cfg`` (eval mode)."""
+        return self._teachers
+
+    def teacher_logits(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+        """Every teacher's logits for ``inputs`` (no gradient)."""
+        from ...models.distillers import run_model
+        logits = []
+        with torch.no_grad():
+            for teacher in self._teachers:
+                teacher.to(inputs.device).eval()
+                logits.append(run_model(teacher, inputs))
+        return logits
+
+    def teachers_term(self, logits: torch.Tensor,
+                      teacher_logits: List[torch.Tensor]) -> torch.Tensor:
+        """``teacher_loss`` of ``logits`` against each teacher's, averaged
+        over the teachers."""
+        return sum(self.teacher_loss(logits, t) for t in teacher_logits) / \
+            len(teacher_logits)
 
     # -- subnets ---------------------------------------------------------
     def set_subnet(self, config: Optional[Dict[str, int]]) -> None:
@@ -176,19 +271,25 @@ class DMCP(BaseAlgorithm):
             log.update(self.arch_step(inputs, samples))
         teacher = None
         head = self.model.head
+        outside = self.teacher_logits(inputs) if self._teachers else None
 
         def subnet_loss(index, kind):
             nonlocal teacher
             self.set_subnet(self.mutator.sample(
                 kind, started, iteration - self.arch_start))
             feats = self.model.extract_feat(inputs)
+            logits = head(feats) if outside or self.distill else None
             if teacher is None and kind == 'max':
                 if self.distill is not None:
-                    teacher = head(feats).detach()
-                return self._head_loss(feats, samples)
-            if teacher is not None:
-                return self.distill(head(feats), teacher)
-            return self._head_loss(feats, samples)
+                    teacher = logits.detach()
+                loss = self._head_loss(feats, samples)
+            elif teacher is not None:
+                loss = self.distill(logits, teacher)
+            else:
+                loss = self._head_loss(feats, samples)
+            if outside:
+                loss = loss + self.teachers_term(logits, outside)
+            return loss
 
         try:
             losses = sandwich_step(self, optim_wrapper,

@@ -20,9 +20,12 @@ class BaseDistillationHead(nn.Module):
         name: names the loss in the logs (``loss_<name>``).
         loss: the loss config, e.g. ``dict(type='gml.FTLoss')``.
         stu_connector: optional connector applied to the student feature.
-        tea_connector: optional connector applied to the teacher feature; one
-            with ``pretrain_criterion`` is trained first to reconstruct the
-            teacher feature, then frozen.
+        tea_connector: optional connector applied to the teacher feature.
+
+    A connector on either side with a ``pretrain_criterion`` (its
+    ``needs_pretrain``) is trained first, alone, to reconstruct its side's
+    feature (the frozen teacher's, or the student's as it is before training,
+    e.g. from ``algorithm.pretrained``), then frozen.
     """
 
     def __init__(self, name: str, loss: dict,
@@ -33,17 +36,31 @@ class BaseDistillationHead(nn.Module):
         self.loss = MODELS.build(loss)
         self.stu_connector = _build(stu_connector)
         self.tea_connector = _build(tea_connector)
-        if getattr(self.stu_connector, 'needs_pretrain', False):
-            raise ConfigError(f'head {name!r}: stu_connector has a '
-                              'pretrain_criterion, but only teacher-side '
-                              'connectors are pretrained (they learn from '
-                              'the frozen teacher alone)')
+        for side in ('stu_connector', 'tea_connector'):
+            connector = getattr(self, side)
+            if getattr(connector, 'needs_pretrain', False) and \
+                    not hasattr(connector, 'pretrain_loss'):
+                raise ConfigError(
+                    f'head {name!r}: {side} ({type(connector).__name__}) has '
+                    'a pretrain_criterion but no pretrain_loss to train it '
+                    'with')
+
+    @staticmethod
+    def _pretrains(connector) -> bool:
+        return bool(getattr(connector, 'needs_pretrain', False))
+
+    @property
+    def pretrains_student_side(self) -> bool:
+        return self._pretrains(self.stu_connector)
+
+    @property
+    def pretrains_teacher_side(self) -> bool:
+        return self._pretrains(self.tea_connector)
 
     def pretrained_connectors(self):
         """The connectors of this head that have a pretraining stage."""
-        if getattr(self.tea_connector, 'needs_pretrain', False):
-            return [self.tea_connector]
-        return []
+        return [c for c in (self.stu_connector, self.tea_connector)
+                if self._pretrains(c)]
 
     def forward(self, student: torch.Tensor,
                 teacher: torch.Tensor) -> torch.Tensor:
@@ -56,3 +73,7 @@ class BaseDistillationHead(nn.Module):
     def pretrain_loss(self, teacher: torch.Tensor) -> torch.Tensor:
         """Reconstruction loss of the teacher-side connector."""
         return self.tea_connector.pretrain_loss(teacher)
+
+    def student_pretrain_loss(self, student: torch.Tensor) -> torch.Tensor:
+        """Reconstruction loss of the student-side connector."""
+        return self.stu_connector.pretrain_loss(student)

@@ -34,11 +34,86 @@ def run_model(model: nn.Module, inputs: torch.Tensor):
 def _as_list(value, key: str) -> List[dict]:
     if isinstance(value, dict):
         return [value]
-    if isinstance(value, (list, tuple)) and all(isinstance(v, dict)
-                                                for v in value):
+    if isinstance(value, (list, tuple)) and value and \
+            all(isinstance(v, dict) for v in value):
         return list(value)
     raise ConfigError(f'{key}: expected a dict or a list of dicts, found '
                       f'{value!r}')
+
+
+def teacher_keys(value, key: str) -> List[Tuple[dict, str]]:
+    """``(teacher config, its key path)`` for one dict (``key``) or a list
+    (``key[i]``)."""
+    configs = _as_list(value, key)
+    if isinstance(value, dict):
+        return [(configs[0], key)]
+    return [(c, f'{key}[{i}]') for i, c in enumerate(configs)]
+
+
+def build_teacher(cfg: dict, key: str) -> nn.Module:
+    """A frozen teacher (eval mode, no gradient) from ``dict(model=...,
+    ckpt_path=...)``; ``key`` names the config entry in messages."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(f'{key}: expected dict(model=..., ckpt_path=...), '
+                          f'found {cfg!r}')
+    if 'model' not in cfg or cfg['model'] is None:
+        raise ConfigError(f'{key}.model: expected the teacher model config, '
+                          'found none')
+    teacher = cfg['model'] if isinstance(cfg['model'], nn.Module) \
+        else build_model(cfg['model'])
+    ckpt = cfg.get('ckpt_path')
+    if ckpt:
+        load_teacher_checkpoint(teacher, ckpt, f'{key}.ckpt_path')
+    else:
+        warnings.warn(f'{key}.ckpt_path is empty: the teacher is '
+                      'untrained (randomly initialised)')
+    teacher.requires_grad_(False)
+    teacher.eval()
+    return teacher
+
+
+def load_teacher_checkpoint(teacher: nn.Module, path: str, key: str) -> None:
+    """Load ``path`` into ``teacher``; a file torch cannot read (random
+    bytes, a truncated download) is one ConfigError naming ``key``."""
+    if not isinstance(path, str):
+        raise ConfigError(f'{key}: expected a checkpoint path, found '
+                          f'{path!r}')
+    try:
+        load_weights(teacher, path, key)
+    except ConfigError:
+        raise
+    except Exception as exc:  # torch.load's many ways of failing
+        detail = str(exc).strip().splitlines()
+        detail = f': {detail[0]}' if detail else ''
+        raise ConfigError(f'{key}: {path} is not a readable checkpoint '
+                          f'({type(exc).__name__}{detail})') from None
+
+
+def build_distiller(cfg: Optional[dict], distill_cfg: dict) -> nn.Module:
+    """The distiller of a teacher-student algorithm (``algorithm.distiller``,
+    default ``TeacherDistiller``) built from ``distill_cfg``."""
+    cfg = dict(cfg or dict(type='gml.TeacherDistiller'))
+    cfg.setdefault('type', 'gml.TeacherDistiller')
+    obj_type = cfg['type']
+    cls = MODELS.get(obj_type) if isinstance(obj_type, str) else obj_type
+    if cls is None and isinstance(obj_type, str) and '.' not in obj_type:
+        cls = MODELS.get(f'gml.{obj_type}')
+    if cls is InplaceDistiller:
+        raise ConfigError(
+            f'algorithm.distiller: expected a teacher-student distiller '
+            f"(dict(type='TeacherDistiller')), found {obj_type!r}: in-place "
+            'distillation (the largest subnet teaching the smaller ones of '
+            'the same step) has no teacher model and is configured on the '
+            "supernet instead: the BigNAS head's distiller_mode='soft' "
+            '(docs/nas.md), or gml.DMCP\'s algorithm.distillation '
+            '(docs/pruning.md)')
+    if 'distill_cfg' in cfg:
+        raise ConfigError('algorithm.distiller.distill_cfg: expected it one '
+                          'level up, as algorithm.distill_cfg')
+    cfg['distill_cfg'] = distill_cfg
+    if cls is not None:
+        cfg['type'] = cls
+    return MODELS.build(cfg)
 
 
 @MODELS.register_module()
@@ -72,44 +147,59 @@ class TeacherDistiller(nn.Module):
         if 'teacher' not in distill_cfg:
             raise ConfigError('algorithm.distill_cfg.teacher: expected the '
                               'teacher model(s), found none')
-        teachers = _as_list(distill_cfg['teacher'],
-                            'algorithm.distill_cfg.teacher')
+        teachers = teacher_keys(distill_cfg['teacher'],
+                                'algorithm.distill_cfg.teacher')
         self.teachers = nn.ModuleList()
         self.heads = nn.ModuleList()
         self.links: List[HeadLink] = []
-        shared_heads = distill_cfg.get('distill_head_cfg') or []
-        for index, teacher_cfg in enumerate(teachers):
-            key = f'algorithm.distill_cfg.teacher[{index}]'
-            self.teachers.append(self._build_teacher(teacher_cfg, key))
-            heads = list(teacher_cfg.get('distill_head_cfg') or [])
+        shared_heads = self._head_list(distill_cfg.get('distill_head_cfg'),
+                                       'algorithm.distill_cfg.distill_head_cfg')
+        for index, (teacher_cfg, key) in enumerate(teachers):
+            self.teachers.append(build_teacher(teacher_cfg, key))
+            heads = [(h, f'{key}.distill_head_cfg[{i}]') for i, h in
+                     enumerate(self._head_list(
+                         teacher_cfg.get('distill_head_cfg'),
+                         f'{key}.distill_head_cfg'))]
             if index == 0:
-                heads = list(shared_heads) + heads
-            for h, head_cfg in enumerate(heads):
-                self._add_head(index, head_cfg,
-                               f'{key}.distill_head_cfg[{h}]')
-        for teacher in self.teachers:
-            teacher.requires_grad_(False)
-            teacher.eval()
+                heads = [(h, f'algorithm.distill_cfg.distill_head_cfg[{i}]')
+                         for i, h in enumerate(shared_heads)] + heads
+            for head_cfg, head_key in heads:
+                self._add_head(index, head_cfg, head_key)
         self.recorder = FeatureRecorder()
 
     @staticmethod
-    def _build_teacher(cfg: dict, key: str) -> nn.Module:
-        if 'model' not in cfg:
-            raise ConfigError(f'{key}.model: expected the teacher model, '
-                              'found none')
-        teacher = build_model(cfg['model'])
-        ckpt = cfg.get('ckpt_path')
-        if ckpt:
-            load_weights(teacher, ckpt, f'{key}.ckpt_path')
-        else:
-            warnings.warn(f'{key}.ckpt_path is empty: the teacher is '
-                          'untrained (randomly initialised)')
-        return teacher
+    def _head_list(value, key: str) -> List[dict]:
+        if value is None:
+            return []
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f'{key}: expected a list of dict('
+                              'student_module=..., teacher_module=..., '
+                              f'head=...), found {value!r}')
+        return list(value)
+
+    _HEAD_KEYS = {
+        'student_module': "the student's module to supervise, e.g. "
+                          "'backbone.layer4'",
+        'teacher_module': "the teacher's module it learns from, e.g. "
+                          "'backbone.layer4'",
+        'head': "dict(type='BaseDistillationHead', name=..., loss=...)"}
 
     def _add_head(self, teacher: int, cfg: dict, key: str) -> None:
-        for required in ('student_module', 'teacher_module', 'head'):
-            if required not in cfg:
-                raise ConfigError(f'{key}.{required}: expected, found none')
+        if not isinstance(cfg, dict):
+            raise ConfigError(f'{key}: expected dict(student_module=..., '
+                              f'teacher_module=..., head=...), found {cfg!r}')
+        for required, meaning in self._HEAD_KEYS.items():
+            if cfg.get(required) is None:
+                raise ConfigError(f'{key}.{required}: expected {meaning}, '
+                                  'found none')
+        unknown = set(cfg) - set(self._HEAD_KEYS) - {'student_record',
+                                                      'teacher_record'}
+        if unknown:
+            raise ConfigError(f'{key}: unknown keys {sorted(unknown)}; '
+                              'expected student_module, teacher_module, '
+                              'head, student_record, teacher_record')
         head = MODELS.build(cfg['head'])
         if not isinstance(head, BaseDistillationHead):
             raise ConfigError(f'{key}.head: expected a distillation head, '
@@ -152,21 +242,30 @@ class TeacherDistiller(nn.Module):
         """Every head's loss on the recorded features (``loss_<name>``).
 
         With ``pretrain``, only the reconstruction losses of the connectors
-        that have a pretraining stage.
+        that have a pretraining stage: ``loss_pretrain_<name>`` (teacher
+        side) and ``loss_pretrain_<name>_stu`` (student side).
         """
         losses = {}
         for link, head in zip(self.links, self.heads):
             if pretrain:
-                if head.pretrained_connectors():
+                if head.pretrains_teacher_side:
                     teacher = self.recorder.get(link.teacher_key)
                     losses[f'loss_pretrain_{head.name}'] = \
                         head.pretrain_loss(teacher)
+                if head.pretrains_student_side:
+                    student = self.recorder.get(link.student_key)
+                    losses[f'loss_pretrain_{head.name}_stu'] = \
+                        head.student_pretrain_loss(student)
             else:
                 losses[f'loss_{head.name}'] = head(*self.features(link))
         return losses
 
     def pretrained_connectors(self) -> List[nn.Module]:
         return [c for head in self.heads for c in head.pretrained_connectors()]
+
+    def needs_student_features(self) -> bool:
+        """Whether connector pretraining reads the student's features."""
+        return any(head.pretrains_student_side for head in self.heads)
 
     def check_shapes(self) -> None:
         """After one forward of student and teachers: every head must run.
