@@ -10,7 +10,9 @@ from ..space.supernet import Supernet, require
 KINDS = ('max', 'min', 'random')
 
 
-@MODELS.register_module('StateslessMutator')  # the design guide's spelling
+# the design guide's spelling, and its name for the baseline sampler
+@MODELS.register_module('RandomMutator')
+@MODELS.register_module('StateslessMutator')
 @MODELS.register_module()
 class StatelessMutator:
     """Draws subnet configurations of a model's architecture space.
@@ -20,6 +22,11 @@ class StatelessMutator:
     ``sample('min')`` take every space's largest/smallest value,
     ``sample('random')`` an independent uniform draw per space. The mutator
     remembers nothing between draws (the baseline BigNAS sampler).
+
+    Registered names: ``StatelessMutator``, ``StateslessMutator`` (the
+    design guide's spelling) and ``RandomMutator`` (the guide's "baseline
+    RandomMutator": uniform random subnets is exactly what this class
+    draws), all the same class.
 
     Args:
         seed: seeds the random draws. None derives the seed from Python's

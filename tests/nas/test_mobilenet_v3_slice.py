@@ -149,8 +149,10 @@ def test_illegal_values():
     space = dict(MB_stage_blocks=[2] + [1] * 8)
     with pytest.raises(ConfigError, match=r'MB_stage_blocks\[0\]'):
         MobileNetV3Slice(search_space=space)
-    with pytest.raises(ConfigError, match='MB_out_channels'):
-        MobileNetV3Slice(search_space=dict(MB_out_channels=[16, 1984]))
+    # 9 entries or the guide's 2 (first conv, last conv); nothing between
+    with pytest.raises(ConfigError, match=r'MB_out_channels: expected a '
+                       r'list of 9 .* or of 2 \(first conv, last conv\)'):
+        MobileNetV3Slice(search_space=dict(MB_out_channels=[16, 24, 1984]))
     with pytest.raises(ConfigError, match='MB_depth'):
         MobileNetV3Slice(search_space=dict(MB_depth=[]))
 

@@ -54,13 +54,14 @@ class ConvBlock(nn.Module):
 
 def test_backend_names():
     assert [resolve_backend(b) for b in ('fbgemm', 'x86', 'onednn',
-                                         'qnnpack', 'xnnpack')] == \
-        ['x86'] * 3 + ['xnnpack'] * 2
+                                         'qnnpack', 'qnn', 'xnnpack')] == \
+        ['x86'] * 3 + ['xnnpack'] * 3
 
 
 @pytest.mark.parametrize('kwargs, message', [
     (dict(backend='tensorrt'), "quantizer.backend: expected one of "
-     r"\['fbgemm', 'onednn', 'qnnpack', 'x86', 'xnnpack'\], found 'tensorrt'"),
+     r"\['fbgemm', 'onednn', 'qnn', 'qnnpack', 'x86', 'xnnpack'\] "
+     r"\(qnn = qnnpack = xnnpack, fbgemm = onednn = x86\), found 'tensorrt'"),
     (dict(custom_qconfig=dict(weight_bits=9)), 'custom_qconfig.weight_bits: '
      'expected an integer from 2 to 8, found 9'),
     (dict(custom_qconfig=dict(weight_bits=1)), 'weight_bits: expected an '

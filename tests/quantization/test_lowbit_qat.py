@@ -78,8 +78,8 @@ def test_bad_settings_name_the_key():
                        r'an integer from 1 to 8, found 0$'):
         LowBitQuantizer('pact', act_bits=0)
     with pytest.raises(ConfigError, match=r"^quantizer\.method: expected one "
-                       r"of 'dorefa', 'pact', 'lsq', 'lqnets', 'xnor', found "
-                       r"'binary'$"):
+                       r"of 'dorefa', 'pact', 'lsq', 'lqnets', 'xnor', 'lq', "
+                       r"found 'binary'$"):
         LowBitQuantizer('binary')
     with pytest.raises(ConfigError, match=r"^quantizer\.weight_bits: method "
                        r"'xnor' binarizes \(1\), found 2$"):

@@ -11,8 +11,9 @@ supernet = dict(
     backbone=dict(
         type='gml.MobileNetV3Slice',
         conv_cfg=dict(type='Conv2dSlice'),
-        # the AttentiveNAS space is the default; entries given here replace
-        # the first/last conv entries of each list as in the guide
+        # the AttentiveNAS space is the default; a 2-entry list (as in the
+        # guide) gives the first and the last conv and keeps the stages'
+        # defaults, a 9-entry list the whole network (docs/nas.md)
         search_space=dict()),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='gml.LinearClsHeadV2', num_classes=1000, in_channels=1984,

@@ -1,5 +1,6 @@
 """BigNAS: train a weight-sharing supernet with the sandwich rule."""
 import re
+import warnings
 from typing import Dict, List, Optional
 
 import torch
@@ -70,6 +71,13 @@ class BigNAS(BaseAlgorithm):
         require(getattr(self.model, 'backbone', None), SupernetBackbone,
                 'algorithm.model.backbone', 'a slice backbone')
         self._check_regularisers()
+        if getattr(self.model.backbone, 'bn_eval', False):
+            warnings.warn(
+                'model.backbone.bn_eval=True: every BN layer stays in eval '
+                'mode, so the supernet trains on running statistics that '
+                'never update (BN recalibration before evaluation does not '
+                'change the training); leave bn_eval=False (the default) to '
+                'train a supernet from scratch', UserWarning)
         self.mutator = MODELS.build(mutator or
                                     dict(type='gml.StatelessMutator'))
         self.mutator.prepare(self.model)

@@ -38,9 +38,22 @@ def subnet_model_cfg(model_cfg: dict, subnet: Dict[str, Any]) -> dict:
     """The model config of ``subnet`` (a config of ``arch_space()``)."""
     cfg = copy.deepcopy(dict(model_cfg))
     backbone = dict(cfg['backbone'])
-    backbone['search_space'] = fix_spaces(
-        backbone.get('search_space', {}), subnet['backbone'],
-        'model.backbone.search_space')
+    chosen = subnet['backbone']
+    space = {}
+    for name, value in (backbone.get('search_space') or {}).items():
+        if isinstance(value, (list, tuple)) and name in chosen and \
+                isinstance(chosen[name], (list, tuple)) and \
+                len(value) != len(chosen[name]):
+            # a short form the backbone expands (MobileNetV3Slice: the
+            # guide's 2-entry lists): the chosen full list
+            space[name] = copy.deepcopy(list(chosen[name]))
+        else:
+            space[name] = fix_spaces(value, chosen.get(name, value),
+                                     f'model.backbone.search_space.{name}')
+    backbone['search_space'] = space
+    if backbone.get('widen_factor', 1) != 1:
+        # the chosen widths are the widened ones already
+        backbone['widen_factor'] = 1.0
     # spaces the config left to the backbone's defaults are fixed as well
     for name, value in subnet['backbone'].items():
         backbone['search_space'].setdefault(name, value)

@@ -1,7 +1,9 @@
 """QAT: a model trained with fake-quantized weights and activations."""
+import inspect
 from typing import Optional
 
 from ...errors import ConfigError
+from ...models.classifiers.head_fit import check_head_fits
 from ...models.quantizers import ModelQuantizer
 from ...registry import ALGORITHMS, MODELS
 from ...utils.weights import load_weights
@@ -37,12 +39,16 @@ class QAT(BaseAlgorithm):
                  data_preprocessor=None, init_cfg=None):
         super().__init__(model, data_preprocessor, init_cfg)
         self.pretrained = pretrained
+        # a head that does not fit the backbone fails here in one line,
+        # not inside the graph capture
+        check_head_fits(self.model, 'algorithm.model')
         if pretrained is not None:  # fail at build on a bad file
             load_weights(self.model, pretrained, 'algorithm.pretrained')
         if not isinstance(quantizer, dict) or 'type' not in quantizer:
             raise ConfigError("algorithm.quantizer: expected a dict with a "
                               "'type' (e.g. gml.LowBitQuantizer), found "
                               f'{quantizer!r}')
+        self._check_keys(quantizer)
         try:
             self.quantizer = MODELS.build(quantizer)
         except TypeError as exc:  # an argument the quantizer does not take
@@ -57,6 +63,28 @@ class QAT(BaseAlgorithm):
         # the Runner's weight initialisation does not reach
         self._reload_pretrained = prepared is self.model
         self.model = prepared
+
+    @staticmethod
+    def _check_keys(quantizer: dict) -> None:
+        """Every key of ``quantizer`` is an argument of its class: a key
+        the class does not take (e.g. the int8 quantizer's
+        ``input_layer`` given to ``LowBitQuantizer``) is one line naming
+        it and the keys the class takes, never silently dropped."""
+        cls = MODELS.get(quantizer['type']) \
+            if isinstance(quantizer['type'], str) else quantizer['type']
+        if not isinstance(cls, type):
+            return  # MODELS.build reports an unknown type
+        params = inspect.signature(cls.__init__).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        accepted = [n for n, p in params.items() if n != 'self' and
+                    p.kind is not p.VAR_POSITIONAL]
+        for key, value in quantizer.items():
+            if key not in ('type', '_scope_') and key not in accepted:
+                raise ConfigError(
+                    f'algorithm.quantizer.{key}: {cls.__name__} takes no '
+                    f'such key; expected some of {accepted}, found '
+                    f'{value!r}')
 
     def convert(self):
         """The deployable model of the trained fake-quantized one (the

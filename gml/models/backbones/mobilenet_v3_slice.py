@@ -169,9 +169,12 @@ class MobileNetV3Slice(SliceBackbone):
         search_space: dict with lists ``MB_stage_blocks``,
             ``MB_kernel_size``, ``MB_expand_ratio``, ``MB_out_channels``,
             one entry per stage: first conv, mb1..mb7, last conv (space dicts
-            or plain values). Missing keys take :data:`DEFAULT_SEARCH_SPACE`;
-            None gives the whole default. First/last conv depth must be 1,
-            the first conv's expand ratio 1; the last conv's expand ratio
+            or plain values). A list of 2 (the design guide's form) gives
+            the first and the last conv only; mb1..mb7 then keep their
+            :data:`DEFAULT_SEARCH_SPACE` entries. Missing keys take
+            :data:`DEFAULT_SEARCH_SPACE`; None gives the whole default.
+            First/last conv depth must be 1, the first conv's expand ratio
+            1; the last conv's expand ratio
             sets the final-expand width (``e x`` the last stage width) and its
             kernel size that conv's kernel.
         conv_cfg: ``dict(type='Conv2dSlice')`` (the only conv supported).
@@ -184,6 +187,11 @@ class MobileNetV3Slice(SliceBackbone):
             among all ``n`` built blocks); on from construction, see
             :meth:`set_drop_path` and the BigNAS rule in docs/nas.md.
         zero_init_residual: start the last BN gamma of every block at 0.
+        widen_factor: scales the width choices of the stages mb1..mb7
+            (each becomes a Categorical of ``make_divisible(w * f, 8)``;
+            e.g. 0.25 turns the default 16..224 into 8..56 for small
+            images); the first and the last conv keep their written
+            widths.
     """
 
     def __init__(self, search_space: Optional[dict] = None,
@@ -194,6 +202,7 @@ class MobileNetV3Slice(SliceBackbone):
                  se_gate: str = 'hsigmoid', bn_momentum: float = 0.1,
                  drop_path_ratio: float = 0.0,
                  zero_init_residual: bool = True,
+                 widen_factor: float = 1.0,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         conv_type = (conv_cfg or dict(type='Conv2dSlice')).get('type')
@@ -216,6 +225,9 @@ class MobileNetV3Slice(SliceBackbone):
                               f'{len(self.use_se)}')
         self.num_stages = len(self.strides)
         self.bn_momentum = bn_momentum
+        self.widen_factor = check_number(widen_factor,
+                                         'backbone.widen_factor', 0,
+                                         strict=True, finite=True)
         self.search_space = self._build_space(search_space)
         self._build(se_gate)
         self._init_weights(zero_init_residual)
@@ -232,18 +244,52 @@ class MobileNetV3Slice(SliceBackbone):
         if extra:
             raise ConfigError(f'{KEY}: unknown keys {extra}; expected '
                               f'{list(SPACE_KEYS)}')
-        cfg = {k: search_space.get(k, DEFAULT_SEARCH_SPACE[k])
-               for k in SPACE_KEYS}
         n = self.num_stages + 2
-        for k, v in cfg.items():
+        cfg = {}
+        for k in SPACE_KEYS:
+            v = search_space.get(k, DEFAULT_SEARCH_SPACE[k])
+            if isinstance(v, (list, tuple)) and len(v) == 2 and n != 2:
+                v = self._first_last(k, v, n)
             if not isinstance(v, (list, tuple)) or len(v) != n:
                 raise ConfigError(f'{KEY}.{k}: expected a list of {n} '
-                                  '(first conv, one per stage, last conv), '
+                                  '(first conv, one per stage, last conv) '
+                                  'or of 2 (first conv, last conv), '
                                   f'found {v!r}')
+            cfg[k] = list(v)
+        if self.widen_factor != 1:
+            cfg['MB_out_channels'] = self._widen(cfg['MB_out_channels'])
         tree = build_search_space_recur(cfg, key=KEY)
         for i in range(n):
             self._check_entry(tree, i, n)
         return tree
+
+    def _widen(self, entries: list) -> list:
+        """``widen_factor`` times the width choices of mb1..mb7 (rounded to
+        multiples of 8, at least 8), as Categorical spaces; the first and
+        the last conv are kept as written."""
+        out = [entries[0]]
+        for i, entry in enumerate(entries[1:-1], 1):
+            node = build_search_space_recur(
+                entry, key=f'{KEY}.MB_out_channels[{i}]')
+            scale = lambda v: make_divisible(v * self.widen_factor, 8)  # noqa
+            data = sorted({scale(v) for v in _choices(node)})
+            default = scale(node.default if isinstance(node, Space)
+                            else node)
+            out.append(dict(type='Categorical', data=data, default=default))
+        return out + [entries[-1]]
+
+    @staticmethod
+    def _first_last(key: str, entries: Sequence[Any], n: int) -> list:
+        """The design guide's short form: two entries are the first and the
+        last conv; the stages between keep :data:`DEFAULT_SEARCH_SPACE`."""
+        default = DEFAULT_SEARCH_SPACE[key]
+        if len(default) != n:
+            raise ConfigError(
+                f'{KEY}.{key}: the 2-entry form (first conv, last conv) '
+                f'fills the stages from the default {len(default) - 2}-stage '
+                f'space; with {n - 2} stages (stage_strides) expected a list '
+                f'of {n}, found {list(entries)!r}')
+        return [entries[0]] + copy.deepcopy(default[1:-1]) + [entries[1]]
 
     @staticmethod
     def _check_entry(tree: dict, i: int, n: int) -> None:

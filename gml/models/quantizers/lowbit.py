@@ -19,6 +19,8 @@ from .tensor_quantizer import MAX_BITS
 from .xnor import XNORQuantizer
 
 METHODS = ('dorefa', 'pact', 'lsq', 'lqnets', 'xnor')
+#: other names of the methods: the low-bit toolbox's keyword for LQ-Nets
+METHOD_ALIASES = {'lq': 'lqnets'}
 FULL_PRECISION = 32
 
 
@@ -56,8 +58,9 @@ class LowBitQuantizer(ModelQuantizer):
     layer (``keep_first_last``) and ``skip_layers``.
 
     Args:
-        method: ``'lsq'``, ``'pact'``, ``'dorefa'``, ``'lqnets'`` or
-            ``'xnor'`` (``gamma=True``: XNOR++).
+        method: ``'lsq'``, ``'pact'``, ``'dorefa'``, ``'lqnets'`` (also
+            ``'lq'``, the low-bit toolbox's keyword; ``method`` then reads
+            ``'lqnets'``) or ``'xnor'`` (``gamma=True``: XNOR++).
         weight_bits, act_bits: 1..8; ``act_bits=32`` keeps inputs full
             precision. ``xnor`` binarizes (weights 1 bit; inputs 1 bit or
             32).
@@ -76,7 +79,9 @@ class LowBitQuantizer(ModelQuantizer):
                  skip_layers: Sequence[str] = (), per_channel: bool = True,
                  grad_scale: str = 'lsq', clip: Optional[float] = None,
                  gamma: bool = False, gradient: str = 'ste'):
-        check_choice(method, 'quantizer.method', METHODS)
+        check_choice(method, 'quantizer.method',
+                     METHODS + tuple(METHOD_ALIASES))
+        method = METHOD_ALIASES.get(method, method)
         check_int(weight_bits, 'quantizer.weight_bits', 1, MAX_BITS)
         if act_bits != FULL_PRECISION:
             check_int(act_bits, 'quantizer.act_bits', 1, MAX_BITS)

@@ -30,8 +30,9 @@ class TorchDefaultQuantizer(ModelQuantizer):
 
     Args:
         backend: ``'fbgemm'``, ``'x86'`` or ``'onednn'`` (x86 server CPUs,
-            fast through ``torch.compile``), ``'qnnpack'`` or
-            ``'xnnpack'`` (mobile).
+            fast through ``torch.compile``), ``'qnnpack'`` (the design
+            guide's ``'qnn'``) or ``'xnnpack'`` (mobile). Aliases give the
+            same quantizer.
         input_layer: name of the first quantized module (default: the
             model's input); modules before it stay fp32.
         output_layer: name of the last quantized module (default: the
@@ -55,8 +56,10 @@ class TorchDefaultQuantizer(ModelQuantizer):
                  input_shape: Sequence[int] = (1, 3, 224, 224)):
         self.kind = resolve_backend(backend)
         self.backend = backend
-        self.options = (check_qconfig(custom_qconfig, self.kind)
-                        if custom_qconfig else None)
+        # validated whenever given; {} keeps the backend's own default
+        options = (check_qconfig(custom_qconfig, self.kind)
+                   if custom_qconfig is not None else None)
+        self.options = options if custom_qconfig else None
         if not (isinstance(input_shape, (list, tuple)) and
                 len(input_shape) == 4 and
                 all(isinstance(v, int) and v > 0 for v in input_shape)):

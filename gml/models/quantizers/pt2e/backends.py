@@ -2,9 +2,10 @@
 
 ``fbgemm`` (the server CPU backend of older configs), ``x86`` and
 ``onednn`` use torchao's ``X86InductorQuantizer``, whose int8 graphs
-torch.compile lowers to oneDNN kernels. ``qnnpack`` and ``xnnpack`` (the
-mobile backend) use the XNNPACK quantizer: symmetric int8 weights and
-signed int8 activations, for export to mobile runtimes.
+torch.compile lowers to oneDNN kernels. ``qnnpack`` (``qnn`` in the
+design guide) and ``xnnpack`` (the mobile backend) use the XNNPACK
+quantizer: symmetric int8 weights and signed int8 activations, for export
+to mobile runtimes.
 """
 import warnings
 from typing import Optional
@@ -15,8 +16,10 @@ from ....errors import ConfigError
 from ....utils.checks import check_int, check_number
 from ..tensor_quantizer import MAX_BITS
 
+#: accepted names -> the torchao quantizer family; ``qnn`` is the design
+#: guide's name for qnnpack (TorchDefaultQuantizer "supports qnn, fbgemm")
 BACKENDS = {'fbgemm': 'x86', 'x86': 'x86', 'onednn': 'x86',
-            'qnnpack': 'xnnpack', 'xnnpack': 'xnnpack'}
+            'qnnpack': 'xnnpack', 'qnn': 'xnnpack', 'xnnpack': 'xnnpack'}
 
 QCONFIG_DEFAULTS = dict(weight_bits=8, act_bits=8, per_channel=True,
                         weight_symmetric=True, act_symmetric=False,
@@ -47,14 +50,19 @@ def import_torchao(required: bool = True) -> bool:
 
 def resolve_backend(backend: str) -> str:
     """'x86' or 'xnnpack' for any accepted backend name."""
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise ConfigError(f'algorithm.quantizer.backend: expected one of '
-                          f'{sorted(BACKENDS)}, found {backend!r}')
+                          f'{sorted(BACKENDS)} (qnn = qnnpack = xnnpack, '
+                          f'fbgemm = onednn = x86), found {backend!r}')
     return BACKENDS[backend]
 
 
 def check_qconfig(custom_qconfig: Optional[dict], kind: str) -> dict:
     """The complete, validated qconfig options (defaults filled in)."""
+    if custom_qconfig is not None and not isinstance(custom_qconfig, dict):
+        raise ConfigError(f'{OWNER}: expected a dict of '
+                          f'{sorted(QCONFIG_DEFAULTS)}, found '
+                          f'{custom_qconfig!r}')
     custom_qconfig = dict(custom_qconfig or {})
     unknown = sorted(set(custom_qconfig) - set(QCONFIG_DEFAULTS))
     if unknown:
