@@ -60,11 +60,18 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
 
 def _build_network(cfg):
     from ..registry import build_algorithm, build_model
+    from ..models.classifiers.head_fit import check_head_fits
     algorithm = cfg.get('algorithm')
     if algorithm is not None:
         warn_unused_model(cfg)
-        return build_algorithm(algorithm, default_model=cfg.get('model'))
-    return build_model(cfg.model)
+        network = build_algorithm(algorithm, default_model=cfg.get('model'))
+        inner = getattr(network, 'model', None)
+        if inner is not None and not isinstance(inner, str):
+            check_head_fits(inner, 'algorithm.model')
+        return network
+    model = build_model(cfg.model)
+    check_head_fits(model, 'model')
+    return model
 
 
 def warn_unused_model(cfg) -> None:
@@ -208,6 +215,7 @@ def test(cfg, checkpoint: str, compile: bool = False) -> Dict[str, float]:
     cfg.resume = False
     if cfg.get('test_dataloader') is None:
         raise ConfigError('test_dataloader: the config defines no test set')
+    skip_start_weights(cfg)
     if checkpoint.endswith('.pt2'):
         from .program import program_classifier
         cfg.load_from = None
@@ -217,6 +225,5 @@ def test(cfg, checkpoint: str, compile: bool = False) -> Dict[str, float]:
         raise ConfigError('--compile: applies to .pt2 programs only')
     from ..utils.weights import check_checkpoint_file
     check_checkpoint_file(checkpoint, 'CHECKPOINT')
-    skip_start_weights(cfg)
     cfg.load_from = checkpoint
     return _run(cfg, 'test')

@@ -297,3 +297,35 @@ def test_unused_top_level_model_is_reported(tmp_path, capsys, monkeypatch):
                                             tmp_path / 'work'],
                                capsys, monkeypatch)
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize('body, message', [
+    # the guide's schematic model: no neck before a linear head
+    ("model = dict(neck=None)",
+     "model.neck: the head LinearClsHead expects (N, 128), the backbone "
+     "ResNet_CIFAR gives (N, 128, 4, 4) and there is no neck; add "
+     "neck=dict(type='GlobalAveragePooling')"),
+    ("model = dict(head=dict(in_channels=48))",
+     "model.head.in_channels: expected 128 (what the backbone "
+     "ResNet_CIFAR with the neck GlobalAveragePooling gives: (N, 128)), "
+     "found 48; set in_channels=128"),
+    ("model = dict(neck=None, head=dict(_delete_=True, type='ClsHead'))",
+     "model.neck: the head ClsHead expects flat features (N, C), the "
+     "backbone ResNet_CIFAR gives (N, 128, 4, 4) and there is no neck; add "
+     "neck=dict(type='GlobalAveragePooling')"),
+    ("algorithm = dict(type='BaseAlgorithm', model=dict(_base_.model, "
+     "neck=None))\nmodel = None",
+     "algorithm.model.neck: the head LinearClsHead expects (N, 128), the "
+     "backbone ResNet_CIFAR gives (N, 128, 4, 4) and there is no neck; add "
+     "neck=dict(type='GlobalAveragePooling')"),
+])
+def test_head_that_does_not_fit_stops_at_build(body, message, tmp_path,
+                                               capsys, monkeypatch):
+    config = tmp_path / 'misfit.py'
+    config.write_text(BASE + body + '\n')
+    code, err = run_in_process('train.py', [config, '--work-dir',
+                                            tmp_path / 'work'],
+                               capsys, monkeypatch)
+    assert_one_line(code, err, 'train.py', [])
+    assert err.strip() == f'train.py: error: {message}'
+    assert not (tmp_path / 'work').exists()

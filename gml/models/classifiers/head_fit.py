@@ -93,7 +93,11 @@ def check_head_fits(model: nn.Module, prefix: str = 'model') -> None:
     num_classes = getattr(head, 'num_classes', None)
     wanted = f'(N, {in_channels})' if isinstance(in_channels, int) \
         else 'flat features (N, C)'
-    if isinstance(last, torch.Tensor) and last.dim() > 2:
+    # a map is wrong only where the head fails on it or passes it through
+    # (logits with more than two dims); heads made for maps (CSRA) are fine
+    misfit = error is not None or (isinstance(logits, torch.Tensor)
+                                   and logits.dim() > 2)
+    if isinstance(last, torch.Tensor) and last.dim() > 2 and misfit:
         if neck is None:
             raise ConfigError(
                 f'{prefix}.neck: the head {head_name} expects {wanted}, '
