@@ -118,9 +118,20 @@ def iter_checkpoint_paths(cfg: Any, key: str = ''
 
 
 def check_checkpoints(cfg: Any) -> None:
-    """Every checkpoint file the config names exists and is whole."""
-    for key, path in iter_checkpoint_paths(cfg):
-        check_checkpoint_file(path, key)
+    """Every checkpoint file the run will read exists and is whole: those
+    of ``load_from``, of the algorithm and of the model it trains. Other
+    top-level variables (a ``teacher = dict(...)`` that configs reuse and
+    ``--cfg-options`` do not reach) are not read by the run."""
+    algorithm = _mapping(cfg, 'algorithm')
+    sections = ['algorithm'] if algorithm is not None else []
+    if algorithm is None or algorithm.get('model') is None:
+        sections.append('model')
+    load_from = cfg.get('load_from')
+    if isinstance(load_from, str) and load_from and '://' not in load_from:
+        check_checkpoint_file(load_from, 'load_from')
+    for section in sections:
+        for key, path in iter_checkpoint_paths(cfg.get(section), section):
+            check_checkpoint_file(path, key)
 
 
 def check_runner_keys(cfg: Any) -> None:
