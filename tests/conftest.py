@@ -29,6 +29,20 @@ def run_tool(args, cwd=REPO, timeout=600, env=None):
                           timeout=timeout, env=full_env)
 
 
+@pytest.fixture(scope='session')
+def digits_teacher(tmp_path_factory):
+    """A checkpoint of the digits baseline after one epoch: the teacher of
+    the KD and DMCP tests (a few seconds to train, trained once)."""
+    work = tmp_path_factory.mktemp('digits_teacher')
+    run = run_tool([sys.executable, 'tools/train.py',
+                    'configs/baseline/digits_resnet.py', '--work-dir',
+                    str(work), '--cfg-options', 'train_cfg.max_epochs=1',
+                    'train_cfg.val_interval=1',
+                    'default_hooks.checkpoint.interval=1'])
+    assert run.returncode == 0, run.stderr[-3000:]
+    return work / 'epoch_1.pth'
+
+
 @pytest.fixture
 def repo():
     return REPO

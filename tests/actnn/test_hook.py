@@ -1,6 +1,7 @@
 """ActNN in the mmengine Runner: gml's ActNNHook from a config, and the
 design guide's own hook_actnn.py ported with only its imports changed."""
 import json
+import os
 import re
 import sys
 import textwrap
@@ -9,52 +10,20 @@ import pytest
 
 from ..conftest import REPO, run_tool
 
-# The guide's hook (seeds/000), imports changed from mmcv/actnn to
-# mmengine/gml: nothing else.
-PORTED_HOOK = textwrap.dedent('''
-    from gml.actnn.compat import Hook
-    from mmengine.model import is_model_wrapper as is_module_wrapper
-    from mmengine.registry import HOOKS
-
-    import gml.actnn as actnn
-    import torch
-
-    @HOOKS.register_module()
-    class ActNNHook(Hook):
-
-        def __init__(self, default_bit=4):
-            self.default_bit = default_bit
-
-        def after_run(self, runner):
-            torch._C._autograd._reset_saved_tensors_default_hooks()
-
-        def before_run(self, runner):
-            controller = actnn.controller.Controller(
-                default_bit=self.default_bit)
-
-            def pack_hook(x):
-                r = controller.quantize(x)
-                del x
-                return r
-
-            def unpack_hook(x):
-                r = controller.dequantize(x)
-                del x
-                return r
-
-            torch._C._autograd._register_saved_tensors_default_hooks(
-                pack_hook, unpack_hook)
-            runner.controller = controller
-
-        def before_train_epoch(self, runner):
-            model = (runner.model.module if is_module_wrapper(
-                runner.model) else runner.model)
-            runner.controller.unrelated_tensors = set()
-            runner.controller.filter_tensors(model.named_parameters())
-
-        def after_train_iter(self, runner):
-            runner.controller.iterate()
-''')
+# The guide's hook (seeds/000, configs/guide/hook_actnn.py) with its four
+# imports changed from mmcv/actnn to mmengine/gml: nothing else.
+with open(os.path.join(REPO, 'configs', 'guide', 'hook_actnn.py')) as f:
+    GUIDE_HOOK = f.read()
+LEGACY_IMPORTS = ('from mmcv.parallel import is_module_wrapper\n'
+                  'from mmcv.runner.hooks import HOOKS, Hook\n\n'
+                  'import actnn\n')
+PORTED_IMPORTS = ('from gml.actnn.compat import Hook\n'
+                  'from mmengine.model import is_model_wrapper as '
+                  'is_module_wrapper\n'
+                  'from mmengine.registry import HOOKS\n\n'
+                  'import gml.actnn as actnn\n')
+assert LEGACY_IMPORTS in GUIDE_HOOK
+PORTED_HOOK = GUIDE_HOOK.replace(LEGACY_IMPORTS, PORTED_IMPORTS)
 
 # A test-side hook that prints, after training, what the guide's hook left
 # on the runner: the controller's bytes saved for backward per iteration,

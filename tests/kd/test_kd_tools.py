@@ -16,14 +16,9 @@ def _accuracy(output, label):
     return float(match.group(1))
 
 
-@pytest.fixture(scope='module')
-def teacher(tmp_path_factory):
-    work = tmp_path_factory.mktemp('teacher')
-    run = run_tool([sys.executable, 'tools/train.py',
-                    'configs/baseline/digits_resnet.py', '--work-dir',
-                    str(work), '--cfg-options', *ONE_EPOCH])
-    assert run.returncode == 0, run.stderr[-3000:]
-    return work / 'epoch_1.pth'
+@pytest.fixture
+def teacher(digits_teacher):
+    return digits_teacher
 
 
 @pytest.mark.slow

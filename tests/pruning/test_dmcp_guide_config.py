@@ -8,15 +8,9 @@ import pytest
 from ..conftest import run_tool
 
 
-@pytest.fixture(scope='module')
-def teacher(tmp_path_factory):
-    work = tmp_path_factory.mktemp('teacher')
-    run = run_tool([sys.executable, 'tools/train.py',
-                    'configs/baseline/digits_resnet.py', '--work-dir',
-                    str(work), '--cfg-options', 'train_cfg.max_epochs=1',
-                    'default_hooks.checkpoint.interval=1'])
-    assert run.returncode == 0, run.stderr[-3000:]
-    return work / 'epoch_1.pth'
+@pytest.fixture
+def teacher(digits_teacher):
+    return digits_teacher
 
 
 @pytest.mark.slow
