@@ -6,10 +6,11 @@ deep inside (``'<' not supported between 'str' and 'float'`` for
 line naming the key, what was expected and what was found, and nothing has
 been written yet. Checkpoint files a config names are checked to be whole.
 """
-from typing import Any, Iterator, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 from ..errors import ConfigError
-from ..utils.checks import check_bool, check_int, check_number, check_seed
+from ..utils.checks import (check_bool, check_int, check_number, check_seed,
+                            is_int)
 from ..utils.weights import check_checkpoint_file
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -101,6 +102,74 @@ def check_schedule(cfg: Any) -> None:
         check_seed(randomness['seed'], 'randomness.seed')
 
 
+def check_loop(cfg: Any) -> None:
+    """mmengine takes a loop ``type`` or ``by_epoch``, not both (a ``type``
+    added on top of a base's ``by_epoch`` fails when training starts)."""
+    for name in ('train_cfg', 'val_cfg', 'test_cfg'):
+        loop = _mapping(cfg, name)
+        if loop is not None and 'type' in loop and 'by_epoch' in loop:
+            raise ConfigError(
+                f'{name}.type: expected either a loop type or by_epoch, '
+                f'found both (type={loop["type"]!r}, by_epoch='
+                f'{loop["by_epoch"]!r}); to replace a base config\'s loop '
+                f'write {name}=dict(_delete_=True, type=..., ...)')
+
+
+def _head_cfg(cfg: Any) -> Tuple[str, Any]:
+    """(key path, config) of the head of the model the run trains."""
+    algorithm = _mapping(cfg, 'algorithm')
+    if algorithm is not None and algorithm.get('model') is not None:
+        model, key = algorithm.get('model'), 'algorithm.model'
+    else:
+        model, key = cfg.get('model'), 'model'
+    head = model.get('head') if isinstance(model, dict) else None
+    return f'{key}.head', head if isinstance(head, dict) else None
+
+
+def _dataset_classes(dataset: dict) -> Optional[int]:
+    from ..datasets.preflight import _resolve
+    metainfo = dataset.get('metainfo')
+    classes = metainfo.get('classes') if isinstance(metainfo, dict) else None
+    if classes is None:
+        classes = dataset.get('classes')
+    if classes is None:
+        cls = _resolve(dataset)
+        classes = (getattr(cls, 'METAINFO', None) or {}).get('classes')
+    return len(classes) if isinstance(classes, (list, tuple)) else None
+
+
+def check_classes(cfg: Any) -> None:
+    """The head has a logit for every class of the data, and the
+    evaluators' ``topk`` do not exceed the number of classes."""
+    from ..datasets.preflight import iter_dataset_cfgs
+    key, head = _head_cfg(cfg)
+    num_classes = head.get('num_classes') if head is not None else None
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
+        return
+    for where, dataset in iter_dataset_cfgs(cfg):
+        classes = _dataset_classes(dataset)
+        if classes is not None and classes > num_classes:
+            raise ConfigError(
+                f'{key}.num_classes: expected at least {classes} (the '
+                f'classes of {where}), found {num_classes}')
+    for name in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(name)
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        for i, evaluator in enumerate(evaluators or []):
+            if not isinstance(evaluator, dict) or \
+                    str(evaluator.get('type')).split('.')[-1] != 'Accuracy':
+                continue
+            topk = evaluator.get('topk', (1, ))
+            topk = topk if isinstance(topk, (list, tuple)) else [topk]
+            where = name if isinstance(cfg.get(name), dict) else \
+                f'{name}[{i}]'
+            if any(is_int(k) and k > num_classes for k in topk):
+                raise ConfigError(
+                    f'{where}.topk: expected values up to {num_classes} '
+                    f'({key}.num_classes), found {tuple(topk)}')
+
+
 def iter_checkpoint_paths(cfg: Any, key: str = ''
                           ) -> Iterator[Tuple[str, str]]:
     """``(key path, file)`` of every local checkpoint file ``cfg`` names."""
@@ -139,4 +208,6 @@ def check_runner_keys(cfg: Any) -> None:
     check_dataloaders(cfg)
     check_optimizer(cfg)
     check_schedule(cfg)
+    check_loop(cfg)
+    check_classes(cfg)
     check_checkpoints(cfg)

@@ -21,6 +21,14 @@ from .names import _roots, _walk, unknown_type_message
 _UNKNOWN = re.compile(r'(\S+) is not in the (?:(\S+)::)?(\S+) registry')
 _UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
 
+#: top-level keys the run reads (the Runner's arguments and gml's)
+_RUN_KEYS = {'model', 'algorithm', 'train_dataloader', 'val_dataloader',
+             'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+             'optim_wrapper', 'param_scheduler', 'val_evaluator',
+             'test_evaluator', 'default_hooks', 'custom_hooks',
+             'data_preprocessor', 'visualizer', 'log_processor',
+             'model_wrapper_cfg', 'auto_scale_lr', 'env_cfg'}
+
 #: what constructors raise for a value or key they do not accept
 BUILD_ERRORS = (TypeError, ValueError, AssertionError, KeyError, IndexError,
                 RuntimeError, NotImplementedError, AttributeError)
@@ -86,10 +94,17 @@ def part_paths(cfg: Any, part: dict) -> List[str]:
         cfg = cfg.to_dict()
     same = [(path, node) for path, node in _typed_nodes(cfg)
             if node.get('type') == part.get('type')]
-    exact = [path for path, node in same
-             if all(part.get(k) == v for k, v in node.items()
-                    if k != '_delete_')]
-    return exact or [path for path, _ in same]
+    def written(node):
+        return {k: v for k, v in node.items() if k != '_delete_'}
+    # the same keys and values; else a subset (a builder may add defaults)
+    equal = [path for path, node in same if written(node) == part]
+    within = [path for path, node in same
+              if all(part.get(k) == v for k, v in written(node).items())]
+    paths = equal or within or [path for path, _ in same]
+    # a part copied from a helper variable (train_pipeline) is reported
+    # where the run uses it
+    used = [p for p in paths if re.split(r'[.\[]', p)[0] in _RUN_KEYS]
+    return used or paths
 
 
 def _class_of(part: dict, registry: Optional[Registry]):
@@ -123,9 +138,15 @@ def part_error_message(exc: BaseException, cfg: Any = None) -> str:
     name = obj_type if isinstance(obj_type, str) else \
         getattr(obj_type, '__name__', repr(obj_type))
     where = part_paths(cfg, part) if cfg is not None else []
-    cause = ' '.join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, KeyError) and cause.startswith("'"):
-        cause = f'no such key or choice {cause}'
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and \
+            isinstance(exc.args[0], str):
+        # KeyError's str() quotes its argument: a word is a missing key or
+        # choice, a sentence is a message
+        word = exc.args[0]
+        cause = word if ' ' in word.strip() else \
+            f'no such key or choice {word!r}'
+    else:
+        cause = ' '.join(str(exc).split()) or type(exc).__name__
     message = (f"{', '.join(where) if where else name}: {name} cannot be "
                f'built from this config: {type(exc).__name__}: {cause}')
     cls = _class_of(part, registry)

@@ -70,7 +70,8 @@ CONFIG_MISTAKES = [
      ['model.head: LinearClsHead cannot be built', 'TypeError']),
     ('backbone_bad_depth',
      "model = dict(backbone=dict(depth=19))",
-     ['model.backbone: ResNet_CIFAR cannot be built', 'invalid depth 19']),
+     ['model.backbone: ResNet_CIFAR cannot be built from this config: '
+      'KeyError: invalid depth 19 for resnet']),
     ('backbone_unknown_type',
      "model = dict(backbone=dict(type='ResNett_CIFAR'))",
      ["unknown type 'ResNett_CIFAR' at model.backbone.type",
@@ -167,6 +168,35 @@ CONFIG_MISTAKES = [
     ('model_none', "model = None",
      ['model: expected a dict with a `type` key, a config path or a module, '
       'found None']),
+    ('head_fewer_classes_than_data', "model = dict(head=dict(num_classes=5))",
+     ['model.head.num_classes: expected at least 10 (the classes of '
+      'train_dataloader.dataset), found 5']),
+    ('data_more_classes_than_head',
+     "test_dataloader = dict(dataset=dict(metainfo=dict(classes=['c'] * 12)))",
+     ['model.head.num_classes: expected at least 12 (the classes of '
+      'test_dataloader.dataset), found 10']),
+    ('topk_above_classes',
+     "val_evaluator = dict(type='Accuracy', topk=(1, 20))",
+     ['val_evaluator.topk: expected values up to 10 '
+      '(model.head.num_classes), found (1, 20)']),
+    ('loop_type_and_by_epoch', "train_cfg = dict(type='NoLoop')",
+     ["train_cfg.type: expected either a loop type or by_epoch, found both "
+      "(type='NoLoop', by_epoch=True)"]),
+    ('logger_interval_text', "default_hooks = dict(logger=dict(interval='x'))",
+     ['default_hooks.logger: LoggerHook cannot be built',
+      'interval must be an integer']),
+    ('scheduler_milestones_int',
+     "param_scheduler = [dict(type='MultiStepLR', milestones=5)]",
+     ['param_scheduler[0]: MultiStepLR cannot be built',
+      "'int' object is not iterable"]),
+    ('pipeline_bad_keyword',
+     "train_dataloader = dict(dataset=dict(pipeline=[dict(type='PackInputs', "
+     "bogus=1)]))",
+     ['train_dataloader.dataset.pipeline[0]: PackInputs cannot be built',
+      'it takes input_key']),
+    ('backbone_depth_text', "model = dict(backbone=dict(depth='18'))",
+     ['model.backbone: ResNet_CIFAR cannot be built from this config: '
+      'KeyError: invalid depth 18 for resnet']),
     ('syntax_error', "model = dict(\n",
      ['syntax error']),
     ('undefined_name', "model = dict(backbone=undefined_thing)",
@@ -275,7 +305,7 @@ def test_unused_top_level_model_is_reported(tmp_path, capsys, monkeypatch):
     config = tmp_path / 'unused.py'
     config.write_text(BASE + (
         "algorithm = dict(type='BaseAlgorithm', model=dict(_base_.model, "
-        "head=dict(_base_.model.head, num_classes=7)))\n"
+        "head=dict(_base_.model.head, num_classes=12)))\n"
         "val_dataloader = None\nval_evaluator = None\n"))
     code, err = run_in_process('train.py', [config, '--work-dir',
                                             tmp_path / 'work'],
