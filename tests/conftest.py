@@ -29,18 +29,27 @@ def run_tool(args, cwd=REPO, timeout=600, env=None):
                           timeout=timeout, env=full_env)
 
 
+def train_digits_baseline(work, epochs: int, *options: str):
+    """Train the digits baseline for ``epochs`` into ``work``; return (the
+    last checkpoint, its validation accuracy)."""
+    import re
+    run = run_tool([sys.executable, 'tools/train.py',
+                    'configs/baseline/digits_resnet.py', '--work-dir',
+                    str(work), '--cfg-options',
+                    f'train_cfg.max_epochs={epochs}',
+                    f'train_cfg.val_interval={epochs}',
+                    f'default_hooks.checkpoint.interval={epochs}', *options])
+    assert run.returncode == 0, run.stderr[-3000:]
+    accuracy = float(re.findall(r'accuracy/top1=([0-9.]+)', run.stdout)[-1])
+    return work / f'epoch_{epochs}.pth', accuracy
+
+
 @pytest.fixture(scope='session')
 def digits_teacher(tmp_path_factory):
     """A checkpoint of the digits baseline after one epoch: the teacher of
     the KD and DMCP tests (a few seconds to train, trained once)."""
-    work = tmp_path_factory.mktemp('digits_teacher')
-    run = run_tool([sys.executable, 'tools/train.py',
-                    'configs/baseline/digits_resnet.py', '--work-dir',
-                    str(work), '--cfg-options', 'train_cfg.max_epochs=1',
-                    'train_cfg.val_interval=1',
-                    'default_hooks.checkpoint.interval=1'])
-    assert run.returncode == 0, run.stderr[-3000:]
-    return work / 'epoch_1.pth'
+    return train_digits_baseline(tmp_path_factory.mktemp('digits_teacher'),
+                                 1)[0]
 
 
 @pytest.fixture
