@@ -175,6 +175,13 @@ def _run(cfg, action: str, build_network=None):
         # a test reads the test set only: the training data need not exist
         data_keys = None if action == 'train' else ('test_dataloader', )
         runner = build_runner(cfg, build_network, data_keys)
+        if action == 'test' and cfg.get('load_from'):
+            from mmengine.model import is_model_wrapper
+
+            from ..utils.weights import check_checkpoint_fits
+            model = runner.model.module if is_model_wrapper(runner.model) \
+                else runner.model
+            check_checkpoint_fits(model, cfg.load_from, 'CHECKPOINT')
         with translate_build_errors(cfg):
             if action == 'train':
                 runner.train()
@@ -184,8 +191,7 @@ def _run(cfg, action: str, build_network=None):
         finish_distributed()
         return result
     except BaseException:
-        if action == 'train':
-            _discard_partial_run(work_dir, before, dir_existed)
+        _discard_partial_run(work_dir, before, dir_existed)
         raise
 
 

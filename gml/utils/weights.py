@@ -103,6 +103,55 @@ def match_prefix(state: Dict[str, torch.Tensor], expected: Iterable[str],
     return best
 
 
+def _differences(state: Dict[str, torch.Tensor],
+                 expected: Dict[str, torch.Tensor]):
+    """(missing, unexpected, shape-mismatched) keys of ``state``."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(k for k in set(state) & set(expected)
+                    if state[k].shape != expected[k].shape)
+    return missing, unexpected, shapes
+
+
+def _misfit_message(what, path, state, expected, missing, unexpected,
+                    shapes) -> str:
+    def listing(keys):
+        return ', '.join(keys[:5]) + (f' (+{len(keys) - 5} more)'
+                                      if len(keys) > 5 else '')
+    parts = []
+    if missing:
+        parts.append(f'missing keys: {listing(missing)}')
+    if unexpected:
+        parts.append(f'unexpected keys: {listing(unexpected)}')
+    if shapes:
+        parts.append('shape mismatch: ' + listing(
+            [f'{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}'
+             for k in shapes]))
+    return f'{what}: {path} does not fit the model; ' + '; '.join(parts)
+
+
+def check_checkpoint_fits(module: nn.Module, path: str, what: str) -> None:
+    """Refuse a checkpoint of another model before it is evaluated.
+
+    mmengine loads ``load_from`` leniently (mismatches are logged, the rest
+    stays randomly initialised), which would test a random model. Here a
+    shape mismatch of a parameter, or a checkpoint holding under half of the
+    model's parameters, is one ConfigError; parameters some algorithms
+    leave out of their checkpoints (a frozen teacher) may be missing.
+    """
+    state = read_state_dict(path, what)
+    expected = module.state_dict()
+    state = match_prefix(state, expected)
+    # parameters only: some buffers take their shape from the checkpoint
+    # when loaded (observers of quantization-aware training)
+    params = {name for name, _ in module.named_parameters()}
+    expected = {k: v for k, v in expected.items() if k in params}
+    missing, unexpected, shapes = _differences(state, expected)
+    if shapes or len(missing) * 2 > len(expected):
+        raise ConfigError(_misfit_message(what, path, state, expected,
+                                          missing, [], shapes))
+
+
 def load_weights(module: nn.Module, path: str, what: str,
                  strict: bool = True, prefix: Optional[str] = None,
                  ignore: Iterable[str] = ()) -> None:
@@ -117,25 +166,10 @@ def load_weights(module: nn.Module, path: str, what: str,
     expected = {k: v for k, v in module.state_dict().items()
                 if not any(part in k for part in ignore)}
     state = _strip(state, prefix) if prefix else match_prefix(state, expected)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(k for k in set(state) & set(expected)
-                    if state[k].shape != expected[k].shape)
+    missing, unexpected, shapes = _differences(state, expected)
     if strict and (missing or unexpected or shapes):
-        def listing(keys):
-            return ', '.join(keys[:5]) + (f' (+{len(keys) - 5} more)'
-                                          if len(keys) > 5 else '')
-        parts = []
-        if missing:
-            parts.append(f'missing keys: {listing(missing)}')
-        if unexpected:
-            parts.append(f'unexpected keys: {listing(unexpected)}')
-        if shapes:
-            parts.append('shape mismatch: ' + listing(
-                [f'{k} {tuple(state[k].shape)} vs '
-                 f'{tuple(expected[k].shape)}' for k in shapes]))
-        raise ConfigError(f'{what}: {path} does not fit the model; '
-                          + '; '.join(parts))
+        raise ConfigError(_misfit_message(what, path, state, expected,
+                                          missing, unexpected, shapes))
     module.load_state_dict({k: v for k, v in state.items()
                             if k in expected and k not in shapes},
                            strict=False)

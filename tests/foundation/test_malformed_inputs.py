@@ -359,3 +359,34 @@ def test_head_that_does_not_fit_stops_at_build(body, message, tmp_path,
     assert_one_line(code, err, 'train.py', [])
     assert err.strip() == f'train.py: error: {message}'
     assert not (tmp_path / 'work').exists()
+
+
+def test_checkpoint_of_another_model_is_refused_by_test(tmp_path, capsys,
+                                                       monkeypatch):
+    """mmengine loads load_from leniently: a checkpoint of another model
+    would be tested as a random model (about 10% here). test.py refuses it;
+    the matching checkpoint still tests."""
+    from ..conftest import train_digits_baseline
+    good, accuracy = train_digits_baseline(tmp_path / 'base', 1)
+    state = torch.load(good, map_location='cpu', weights_only=False)
+    state['state_dict']['backbone.conv1.weight'] = torch.zeros(3, 3, 3, 3)
+    for key in [k for k in state['state_dict'] if 'layer1' in k]:
+        del state['state_dict'][key]
+    other = tmp_path / 'other.pth'
+    torch.save(state, other)
+    config = f'{REPO}/configs/baseline/digits_resnet.py'
+    code, err = run_in_process('test.py', [config, other, '--work-dir',
+                                           tmp_path / 'work'],
+                               capsys, monkeypatch)
+    assert_one_line(code, err, 'test.py', [
+        f'CHECKPOINT: {other} does not fit the model; missing keys: '
+        'backbone.layer1.',
+        'shape mismatch: backbone.conv1.weight (3, 3, 3, 3) vs '
+        '(16, 3, 3, 3)'])
+    assert not (tmp_path / 'work').exists()
+    # (in its own process: mmengine keys its visualizer by the second the
+    # run started, which both runs would share here)
+    run = run_tool([sys.executable, 'tools/test.py', config, str(good),
+                    '--work-dir', str(tmp_path / 'work2')])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f'accuracy/top1={accuracy:.2f}' in run.stdout
