@@ -50,8 +50,55 @@ def capture(model: nn.Module, input_shape: Sequence[int]):
                                     dynamic_shapes=({0: batch}, )).module()
     except Exception as exc:  # noqa: BLE001 -- any capture failure
         raise ConfigError(_capture_failure(exc, model)) from None
+    scalar_operands_as_scalar_ops(graph)
     tag_module_calls(graph)
     return graph
+
+
+def _scalar_overloads():
+    aten = torch.ops.aten
+    return {aten.add.Tensor: (aten.add.Scalar, True),
+            aten.mul.Tensor: (aten.mul.Scalar, True),
+            aten.sub.Tensor: (aten.sub.Scalar, False),
+            aten.div.Tensor: (aten.div.Scalar, False)}
+
+
+def scalar_operands_as_scalar_ops(graph) -> int:
+    """Rewrite ``tensor + 3`` (and ``*``, ``-``, ``/`` by a number) from
+    the Tensor overload torch.export records to the Scalar one; return how
+    many.
+
+    The backends' quantizers read an ``add``/``mul`` after a conv as a
+    binary fusion of two tensors and fail with a bare AssertionError on a
+    number (hard-sigmoid's ``x + 3`` in MobileNetV3's squeeze-excite, the
+    branch scaling of MobileOne). As a Scalar op it is what it is: an
+    elementwise op on one tensor, which the quantizer leaves in float.
+    """
+    from torch.fx import Node
+    overloads = _scalar_overloads()
+    rewritten = 0
+    for node in graph.graph.nodes:
+        target = overloads.get(node.target)
+        if node.op != 'call_function' or target is None or \
+                len(node.args) != 2 or node.kwargs:
+            continue
+        scalar_op, commutative = target
+        left, right = node.args
+        if isinstance(left, Node) and isinstance(right, (int, float)):
+            node.target = scalar_op
+        elif commutative and isinstance(right, Node) and \
+                isinstance(left, (int, float)):
+            node.args, node.target = (right, left), scalar_op
+        else:
+            continue
+        # partitions are found by the Python function recorded at trace
+        # time (operator.add): forget it, the node is no binary op any more
+        node.meta.pop('torch_fn', None)
+        node.meta.pop('source_fn_stack', None)
+        rewritten += 1
+    if rewritten:
+        graph.recompile()
+    return rewritten
 
 
 def _capture_failure(exc: BaseException, model: nn.Module) -> str:
