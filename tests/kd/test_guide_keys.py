@@ -1,7 +1,6 @@
 """The design guide's KD keys as written: Factor Transfer's pretraining by
 default, InplaceDistiller, and one-line messages for missing or broken
 entries of ``distill_cfg``."""
-import os
 import re
 import sys
 import warnings
@@ -254,7 +253,9 @@ def checkpoints(tmp_path):
     torch.save({'state_dict': build_model(classifier(8)).state_dict()}, real)
     data = real.read_bytes()
     corrupt = tmp_path / 'random.pth'
-    corrupt.write_bytes(os.urandom(len(data)))
+    # not os.urandom: random bytes fail unpickling in varying ways
+    # (UnpicklingError, or a ValueError on an "extension code")
+    corrupt.write_bytes(b'\x17 not a checkpoint ' * (len(data) // 20))
     truncated = tmp_path / 'truncated.pth'
     truncated.write_bytes(data[:len(data) // 2])
     return real, corrupt, truncated
