@@ -50,7 +50,8 @@ def check_optimizer(cfg: Any) -> None:
     if optimizer is None:
         return
     key = 'optim_wrapper.optimizer'
-    _check_registered(cfg, optimizer.get('type'), 'optimizer')
+    from mmengine.registry import OPTIMIZERS
+    _check_registered(cfg, optimizer.get('type'), OPTIMIZERS)
     if 'lr' in optimizer:
         check_number(optimizer['lr'], f'{key}.lr', minimum=0, finite=True)
     if 'weight_decay' in optimizer:
@@ -70,23 +71,17 @@ def check_optimizer(cfg: Any) -> None:
             check_number(beta, f'{key}.betas[{i}]', minimum=0, maximum=1)
 
 
-def _check_registered(cfg: Any, obj_type: Any, registry_name: str) -> None:
+def _check_registered(cfg: Any, obj_type: Any, root) -> None:
     """mmengine looks some types up outside its builders (the optimizer,
-    by its constructor): an unknown one must stop here, clearly."""
+    by its constructor): an unknown one must stop here, clearly. ``root``
+    is mmengine's root registry; the default scope picks the child."""
     if not isinstance(obj_type, str):
         return
-    from mmengine import registry as mme
-    from mmengine.registry import DefaultScope
-
     from ..registry import unknown_type_message
-    root = next(r for r in vars(mme).values()
-                if isinstance(r, mme.Registry) and r.name == registry_name)
-    scope = DefaultScope.get_current_instance()
-    scope = scope.scope_name if scope is not None else None
-    with root.switch_scope_and_registry(scope) as registry:
+    with root.switch_scope_and_registry(None) as registry:
         if registry.get(obj_type) is None:
             raise ConfigError(unknown_type_message(
-                obj_type, registry.scope, registry_name, cfg))
+                obj_type, registry.scope, root.name, cfg))
 
 
 def check_schedule(cfg: Any) -> None:

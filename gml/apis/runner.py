@@ -60,18 +60,11 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
 
 def _build_network(cfg):
     from ..registry import build_algorithm, build_model
-    from ..models.classifiers.head_fit import check_head_fits
     algorithm = cfg.get('algorithm')
     if algorithm is not None:
         warn_unused_model(cfg)
-        network = build_algorithm(algorithm, default_model=cfg.get('model'))
-        inner = getattr(network, 'model', None)
-        if inner is not None and not isinstance(inner, str):
-            check_head_fits(inner, 'algorithm.model')
-        return network
-    model = build_model(cfg.model)
-    check_head_fits(model, 'model')
-    return model
+        return build_algorithm(algorithm, default_model=cfg.get('model'))
+    return build_model(cfg.model)
 
 
 def warn_unused_model(cfg) -> None:

@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 from ..errors import ConfigError
 from ..utils.config import load_config
-from .build_errors import (explain_unknown_type, translate_build_errors,
-                           watch_builds)
+from .build_errors import (accepted_keywords, explain_unknown_type,
+                           translate_build_errors, watch_builds)
 from .names import find_key_paths, qualify_gml_types, unknown_type_message
 from .registries import (ALGORITHMS, DATASETS, HOOKS, LOOPS, METRICS,
                          MODEL_WRAPPERS, MODELS, TRANSFORMS)
@@ -25,7 +25,8 @@ from .registries import (ALGORITHMS, DATASETS, HOOKS, LOOPS, METRICS,
 watch_builds()
 
 __all__ = ['ALGORITHMS', 'DATASETS', 'HOOKS', 'LOOPS', 'METRICS',
-           'MODEL_WRAPPERS', 'MODELS', 'TRANSFORMS', 'build_algorithm',
+           'MODEL_WRAPPERS', 'MODELS', 'TRANSFORMS', 'accepted_keywords',
+           'build_algorithm',
            'build_model', 'explain_unknown_type', 'find_key_paths',
            'qualify_gml_types', 'translate_build_errors',
            'unknown_type_message']
@@ -82,13 +83,14 @@ def _check_arguments(cls, args: dict, key: str) -> None:
         raise ConfigError(f'{key}.{missing[0]}: expected a value '
                           f'({cls.__name__} needs {", ".join(missing)}), '
                           f'found none')
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+    accepted = accepted_keywords(cls)
+    if accepted is None:
         return
-    unknown = sorted(set(args) - set(params) - {'self'})
+    unknown = sorted(set(args) - set(accepted))
     if unknown:
-        accepted = sorted(set(params) - {'self'})
         raise ConfigError(f'{key}: {cls.__name__} does not take '
-                          f'{", ".join(unknown)}; it takes {", ".join(accepted)}')
+                          f'{", ".join(unknown)}; it takes '
+                          f'{", ".join(sorted(accepted))}')
 
 
 def build_model(cfg: Any, key: str = 'model'):
@@ -111,4 +113,9 @@ def build_model(cfg: Any, key: str = 'model'):
                           f'config path or a module, found {cfg!r}')
     qualify_gml_types(cfg, _current_scope())
     with translate_build_errors(dict(model=cfg)):
-        return MODELS.build(cfg)
+        model = MODELS.build(cfg)
+    # a head that does not take what the backbone gives: one line now,
+    # not an error deep in the first loss
+    from ..models.classifiers.head_fit import check_head_fits
+    check_head_fits(model, key)
+    return model

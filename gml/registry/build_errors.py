@@ -11,12 +11,12 @@ turns it into a ConfigError naming the key path, the class and the cause.
 import functools
 import inspect
 import re
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, List, Optional
 
 from mmengine.registry import Registry
 
 from ..errors import ConfigError
-from .names import _roots, _walk, unknown_type_message
+from .names import _roots, _walk, typed_nodes, unknown_type_message
 
 _UNKNOWN = re.compile(r'(\S+) is not in the (?:(\S+)::)?(\S+) registry')
 _UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
@@ -31,7 +31,7 @@ _RUN_KEYS = {'model', 'algorithm', 'train_dataloader', 'val_dataloader',
 
 #: what constructors raise for a value or key they do not accept
 BUILD_ERRORS = (TypeError, ValueError, AssertionError, KeyError, IndexError,
-                RuntimeError, NotImplementedError, AttributeError)
+                RuntimeError, AttributeError)
 
 
 def explain_unknown_type(exc: BaseException, cfg: Any = None) -> \
@@ -76,23 +76,12 @@ def watch_builds() -> None:
 
 # -- the message ---------------------------------------------------------------
 
-def _typed_nodes(cfg: Any, key: str = '') -> Iterator[Tuple[str, dict]]:
-    if isinstance(cfg, dict):
-        if 'type' in cfg:
-            yield key, cfg
-        for k, v in cfg.items():
-            yield from _typed_nodes(v, f'{key}.{k}' if key else str(k))
-    elif isinstance(cfg, (list, tuple)):
-        for i, v in enumerate(cfg):
-            yield from _typed_nodes(v, f'{key}[{i}]')
-
-
 def part_paths(cfg: Any, part: dict) -> List[str]:
     """Key paths in ``cfg`` of the dicts that ``part`` was built from: same
     type, and every key they set has the value ``part`` has."""
     if hasattr(cfg, 'to_dict'):
         cfg = cfg.to_dict()
-    same = [(path, node) for path, node in _typed_nodes(cfg)
+    same = [(path, node) for path, node in typed_nodes(cfg)
             if node.get('type') == part.get('type')]
     def written(node):
         return {k: v for k, v in node.items() if k != '_delete_'}
@@ -120,7 +109,9 @@ def _class_of(part: dict, registry: Optional[Registry]):
         return None
 
 
-def _accepted(cls) -> Optional[List[str]]:
+def accepted_keywords(cls) -> Optional[List[str]]:
+    """The keyword arguments ``cls`` (a class or function) takes, or None
+    when it takes any (``**kwargs``) or cannot be inspected."""
     try:
         params = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
@@ -151,7 +142,7 @@ def part_error_message(exc: BaseException, cfg: Any = None) -> str:
                f'built from this config: {type(exc).__name__}: {cause}')
     cls = _class_of(part, registry)
     unexpected = _UNEXPECTED.search(cause)
-    accepted = _accepted(cls) if cls is not None and unexpected else None
+    accepted = accepted_keywords(cls) if cls is not None and unexpected else None
     if accepted:
         message += f'; it takes {", ".join(accepted)}'
     return message

@@ -97,20 +97,23 @@ def _candidates(scope: Optional[str], name: str) -> Tuple[List[str], str]:
     return [], f'{scope}::{name}'
 
 
-def find_key_paths(cfg: Any, value: str, key: str = '') -> List[str]:
-    """The dotted paths of every ``type`` key in ``cfg`` equal to ``value``."""
-    found = []
+def typed_nodes(cfg: Any, key: str = '') -> Iterator[Tuple[str, dict]]:
+    """``(key path, dict)`` of every dict in ``cfg`` that has a ``type``."""
     if isinstance(cfg, dict):
+        if 'type' in cfg:
+            yield key, cfg
         for k, v in cfg.items():
-            path = f'{key}.{k}' if key else str(k)
-            if k == 'type' and v == value:
-                found.append(path)
-            else:
-                found.extend(find_key_paths(v, value, path))
+            yield from typed_nodes(v, f'{key}.{k}' if key else str(k))
     elif isinstance(cfg, (list, tuple)):
         for i, v in enumerate(cfg):
-            found.extend(find_key_paths(v, value, f'{key}[{i}]'))
-    return found
+            yield from typed_nodes(v, f'{key}[{i}]')
+
+
+def find_key_paths(cfg: Any, value: str, key: str = '') -> List[str]:
+    """The dotted paths of every ``type`` key in ``cfg`` equal to ``value``."""
+    return [f'{path}.type' if path else 'type'
+            for path, node in typed_nodes(cfg, key)
+            if node['type'] == value]
 
 
 def unknown_type_message(obj_type: str, scope: Optional[str], name: str,

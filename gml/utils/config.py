@@ -39,18 +39,22 @@ def load_config(path: str, cfg_options: Optional[dict] = None):
     options = dict(cfg_options or {})
     legacy = {k: options.pop(k) for k in list(options)
               if k.split('.')[0] in LEGACY_KEYS}
-    for group in (legacy, None, options):
-        if group is None:
-            translate_legacy_keys(cfg)
-        elif group:
-            try:
-                cfg.merge_from_dict(group)
-            except Exception as exc:  # mmengine raises several types here
-                raise ConfigError(f'--cfg-options {group}: {exc}') from None
+    _merge_options(cfg, legacy)
+    translate_legacy_keys(cfg)
+    _merge_options(cfg, options)
     normalize_legacy_scopes(cfg)
     from ..registry import qualify_gml_types
     qualify_gml_types(cfg, cfg.get('default_scope'))
     return cfg
+
+
+def _merge_options(cfg, options: dict) -> None:
+    if not options:
+        return
+    try:
+        cfg.merge_from_dict(options)
+    except Exception as exc:  # mmengine raises several types here
+        raise ConfigError(f'--cfg-options {options}: {exc}') from None
 
 
 def normalize_legacy_scopes(cfg: Any) -> Any:

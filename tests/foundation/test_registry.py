@@ -175,7 +175,8 @@ def test_unknown_type_message_suggests_gml_names():
 
 def test_build_model_qualifies_unprefixed_gml_backbone():
     from mmengine.registry import DefaultScope
-    cfg = dict(TINY_CLASSIFIER, backbone=dict(type='ResNetSlice', depth=18))
+    cfg = dict(TINY_CLASSIFIER, backbone=dict(type='ResNetSlice', depth=18),
+               head=dict(TINY_CLASSIFIER['head'], in_channels=512))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = build_model(cfg)
     assert type(model.backbone).__name__ == 'ResNetSlice'

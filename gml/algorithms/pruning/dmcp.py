@@ -1,4 +1,5 @@
 """DMCP: Differentiable Markov Channel Pruning around an ordinary model."""
+import inspect
 import logging
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Union
@@ -33,7 +34,8 @@ def _flops_loss_cfg(cfg, target: float) -> dict:
     ``log_l1`` where its band is at least 1 MFLOPs wide, else ``l1``."""
     cfg = dict(cfg or {})
     if 'type' not in cfg:
-        band = float(cfg.get('band', 0.05))
+        default_band = inspect.signature(FlopsLoss).parameters['band'].default
+        band = float(cfg.get('band', default_band))
         cfg['type'] = 'log_l1' if band * target >= 1 else 'l1'
     return cfg
 

@@ -1,11 +1,12 @@
 """QAT: a model trained with fake-quantized weights and activations."""
-import inspect
 from typing import Optional
+
+import torch.nn as nn
 
 from ...errors import ConfigError
 from ...models.classifiers.head_fit import check_head_fits
 from ...models.quantizers import ModelQuantizer
-from ...registry import ALGORITHMS, MODELS
+from ...registry import ALGORITHMS, MODELS, accepted_keywords
 from ...utils.weights import load_weights
 from ..base import BaseAlgorithm
 
@@ -39,9 +40,10 @@ class QAT(BaseAlgorithm):
                  data_preprocessor=None, init_cfg=None):
         super().__init__(model, data_preprocessor, init_cfg)
         self.pretrained = pretrained
-        # a head that does not fit the backbone fails here in one line,
-        # not inside the graph capture
-        check_head_fits(self.model, 'algorithm.model')
+        # a head that does not fit the backbone fails in one line, not
+        # inside the graph capture (build_model checks what it builds)
+        if isinstance(model, nn.Module):
+            check_head_fits(self.model, 'algorithm.model')
         if pretrained is not None:  # fail at build on a bad file
             load_weights(self.model, pretrained, 'algorithm.pretrained')
         if not isinstance(quantizer, dict) or 'type' not in quantizer:
@@ -74,11 +76,9 @@ class QAT(BaseAlgorithm):
             if isinstance(quantizer['type'], str) else quantizer['type']
         if not isinstance(cls, type):
             return  # MODELS.build reports an unknown type
-        params = inspect.signature(cls.__init__).parameters
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        accepted = accepted_keywords(cls)
+        if accepted is None:
             return
-        accepted = [n for n, p in params.items() if n != 'self' and
-                    p.kind is not p.VAR_POSITIONAL]
         for key, value in quantizer.items():
             if key not in ('type', '_scope_') and key not in accepted:
                 raise ConfigError(

@@ -6,8 +6,6 @@ from mmpretrain.models import ImageClassifier
 from ...errors import ConfigError
 from ...registry import MODELS
 from ...space.supernet import SupernetBackbone, require
-from .head_fit import check_head_fits
-
 
 @MODELS.register_module()
 class ImageClassifierSearch(ImageClassifier):
@@ -26,7 +24,8 @@ class ImageClassifierSearch(ImageClassifier):
         connect_head: ``dict(in_channels='backbone.feat_dim')``: head
             attributes that follow an attribute of the active subnet.
 
-    At build time the largest subnet runs once on a tiny input: a head that
+    Built from a config (``gml.registry.build_model``, as every config
+    model is), the largest subnet runs once on a tiny input: a head that
     does not take what the backbone (and neck) give -- e.g. no neck in
     front of a linear head, or ``head.in_channels`` other than the largest
     ``feat_dim`` -- is a ConfigError naming ``model.neck`` or
@@ -49,11 +48,9 @@ class ImageClassifierSearch(ImageClassifier):
         require(self.backbone, SupernetBackbone, 'model.backbone',
                 'a slice backbone')
         self._check_head_capacity()
-        # the head must take what the largest subnet's backbone and neck
-        # give: flat (N, in_channels) features (one line at build, not an
-        # assertion in the loss); see head_fit.py
+        # a supernet starts as its largest subnet: what build_model's
+        # head-fit probe (head_fit.py) checks the head against
         self.backbone.set_subnet(self.backbone.max_subnet())
-        check_head_fits(self, 'model')
 
     def _check_head_capacity(self) -> None:
         """A connected head attribute (e.g. ``in_channels``) must hold the

@@ -78,15 +78,7 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str, key: str) -> None:
     if not isinstance(path, str):
         raise ConfigError(f'{key}: expected a checkpoint path, found '
                           f'{path!r}')
-    try:
-        load_weights(teacher, path, key)
-    except ConfigError:
-        raise
-    except Exception as exc:  # torch.load's many ways of failing
-        detail = str(exc).strip().splitlines()
-        detail = f': {detail[0]}' if detail else ''
-        raise ConfigError(f'{key}: {path} is not a readable checkpoint '
-                          f'({type(exc).__name__}{detail})') from None
+    load_weights(teacher, path, key)
 
 
 def build_distiller(cfg: Optional[dict], distill_cfg: dict) -> nn.Module:
@@ -96,8 +88,6 @@ def build_distiller(cfg: Optional[dict], distill_cfg: dict) -> nn.Module:
     cfg.setdefault('type', 'gml.TeacherDistiller')
     obj_type = cfg['type']
     cls = MODELS.get(obj_type) if isinstance(obj_type, str) else obj_type
-    if cls is None and isinstance(obj_type, str) and '.' not in obj_type:
-        cls = MODELS.get(f'gml.{obj_type}')
     if cls is InplaceDistiller:
         raise ConfigError(
             f'algorithm.distiller: expected a teacher-student distiller '
