@@ -29,7 +29,6 @@ that tests for mmcv 1.x or ActNN still finds them missing.
 import contextlib
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 import types
 
@@ -134,10 +133,3 @@ def legacy_imports():
                     is module:
                 delattr(sys.modules[parent], child)
 
-
-def missing(name: str) -> bool:
-    """True when no installed module has ``name`` (used by tests)."""
-    try:
-        return importlib.util.find_spec(name) is None
-    except ModuleNotFoundError:
-        return True

@@ -17,7 +17,7 @@ rather than inherited from its ``_base_``) to a different value, the key is
 refused: gml does not guess which of the two was meant.
 """
 import importlib.util
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..errors import ConfigError
 from .checks import check_bool, check_int
@@ -684,12 +684,12 @@ def translate_legacy_keys(cfg: Any) -> Any:
         if isinstance(entry, Refuse):
             raise ConfigError(entry.message(key, cfg[key]))
     t = _Translation(cfg)
-    lines: List[Tuple[str, List[str]]] = []
+    lines: List[str] = []
     for key in present:
         before = len(t.notes)
         became = LEGACY_KEYS[key](t, cfg[key])
         cfg.pop(key)
-        lines.append((f'gml: mmcv-era key {key} became {became}',
-                      t.notes[before:]))
-    _log([line for first, notes in lines for line in [first, *notes]])
+        lines += [f'gml: mmcv-era key {key} became {became}',
+                  *t.notes[before:]]
+    _log(lines)
     return cfg

@@ -1,5 +1,6 @@
 """The ActNN guide's hook_actnn.py as written (mmcv 1.x and actnn
 imports): loaded through a config's custom_imports, it trains."""
+import importlib.util
 import os
 import re
 import subprocess
@@ -8,7 +9,15 @@ import textwrap
 
 import pytest
 
-from gml.utils.legacy_imports import legacy_imports, missing
+from gml.utils.legacy_imports import legacy_imports
+
+
+def missing(name: str) -> bool:
+    """True when no installed module has ``name``."""
+    try:
+        return importlib.util.find_spec(name) is None
+    except ModuleNotFoundError:
+        return True
 
 from ..conftest import REPO, run_tool
 
