@@ -1,4 +1,5 @@
 """Loading weights into a module from checkpoints written by anyone."""
+import functools
 import os
 import zipfile
 from typing import Any, Dict, Iterable, Optional
@@ -39,18 +40,32 @@ def check_checkpoint_file(path: str, key: str) -> None:
     """
     if not os.path.isfile(path):
         raise ConfigError(f'{key}: checkpoint not found: {path}')
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                broken = archive.testzip()
-                names = archive.namelist()
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            broken, names = str(exc), []
-        if broken is None and any(n.endswith('data.pkl') for n in names):
-            return
+    stat = os.stat(path)
+    verdict = _zip_verdict(os.path.abspath(path), stat.st_size,
+                           stat.st_mtime_ns)
+    if verdict == 'whole':
+        return
+    if verdict == 'damaged':
         raise ConfigError(f'{key}: {path} is not a readable checkpoint '
                           f'(a damaged or foreign zip archive)')
     load_checkpoint_file(path, key)
+
+
+@functools.lru_cache(maxsize=64)
+def _zip_verdict(path: str, size: int, mtime_ns: int) -> str:
+    """'whole', 'damaged' or 'not zip', read once per version of a file
+    (``tools/test.py`` checks its checkpoint as an argument and again as
+    the config's ``load_from``)."""
+    if not zipfile.is_zipfile(path):
+        return 'not zip'
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return 'damaged'
+    whole = broken is None and any(n.endswith('data.pkl') for n in names)
+    return 'whole' if whole else 'damaged'
 
 
 def read_state_dict(path: str, key: str = 'CHECKPOINT'
