@@ -93,7 +93,6 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
     ``out_dir``; returns their paths and the pruned model's MFLOPs.
     """
     from ..models.ops.flops import count_flops
-    from ..models.pruning.shrink import module_sizes
     with progress_status(f'loading the DMCP model with {checkpoint}',
                          start_delay=START_DELAY):
         cfg, algorithm = load_pruner(config, checkpoint)
@@ -109,8 +108,8 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
             calibrate_subnet(algorithm, chosen, bar.iterate(loader),
                              calib_iters, sync=False)
     algorithm.set_subnet(None)
-    sizes = module_sizes(mutator.graph, chosen)
-    model = algorithm.pruned_model(chosen).eval()
+    model, spec = algorithm.cut(chosen)
+    model.eval()
     shape = mutator.input_shape
     flops = count_flops(model, shape, units='M')['flops']
     os.makedirs(out_dir, exist_ok=True)
@@ -123,7 +122,7 @@ def export_pruned(config, checkpoint: str, subnet: str, out_dir: str,
                      mflops=flops, exported_from=os.path.abspath(checkpoint))
     model_cfg = dict(type='gml.PrunedModel',
                      model=cfg.algorithm.get('model') or cfg.model,
-                     channels=sizes)
+                     **spec)
     with atomic_path(paths['config']) as tmp:
         plain_training_config(cfg, model_cfg).dump(tmp)
     with progress_status(f"exporting the pruned model to {paths['program']}"):

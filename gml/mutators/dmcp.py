@@ -1,14 +1,15 @@
 """DMCP's mutator: channel widths of an ordinary model, and their Markov
 architecture parameters.
 
-The model stays as built (any mmpretrain classifier or torch model of
-standard layers). :func:`~gml.models.pruning.trace_channel_graph` finds its
-channel units; a forward hook on every layer that outputs a unit's channels
-multiplies them by a per-channel scale:
+The model stays as built (any mmpretrain classifier or torch model).
+:func:`~gml.models.pruning.trace_channel_graph` runs it once to find its
+channel units; :class:`~gml.models.pruning.masks.ChannelMasks` scales the
+channels every layer reads by a per-channel factor:
 
 * a sampled subnet: 1 on the kept channels, 0 on the others, which computes
-  exactly what the narrower model computes (a zeroed channel contributes
-  nothing to the layers reading it);
+  exactly what the cut model computes (a zeroed channel contributes
+  nothing to the layers reading it; layer norms take their statistics over
+  the kept channels);
 * the architecture forward: each group's marginal keep probability (the
   mandatory channels by 1), differentiable in the architecture parameters;
 * the full model: no scaling at all.
@@ -25,9 +26,12 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from mmengine.logging import print_log
 
 from ..errors import ConfigError
-from ..models.pruning.channel_graph import ChannelGraph, trace_channel_graph
+from ..models.pruning.channel_graph import (ChannelGraph, trace_channel_graph,
+                                            unit_report)
+from ..models.pruning.masks import ChannelMasks
 from ..models.pruning.markov import (PROBABILITIES, ChannelGroups, WidthGrid,
                                      channel_scale, direct_sample,
                                      expected_width, marginals)
@@ -129,7 +133,7 @@ class DMCPMutator(nn.Module):
         self.groups: Dict[str, ChannelGroups] = {}
         self.alphas = nn.Module()  # holds one buffer per prunable unit
         self._scales: Dict[str, Optional[torch.Tensor]] = {}
-        self._handles: List = []
+        self.masks: Optional[ChannelMasks] = None
         self._optimizer = None
         self._pending_optimizer_state: Optional[dict] = None
         self.register_state_dict_post_hook(_save_arch_optimizer)
@@ -138,11 +142,11 @@ class DMCPMutator(nn.Module):
     # -- set-up -------------------------------------------------------------
     def prepare(self, model: nn.Module) -> None:
         """Trace ``model``, create the architecture parameters and install
-        the scaling hooks."""
+        the masks."""
         self.graph = trace_channel_graph(model, self.input_shape,
                                          self.fixed_layers)
         for name, unit in self.graph.prunable().items():
-            groups = self.grid.groups_of(unit.channels)
+            groups = self.grid.groups_of(unit.channels, unit.step)
             if groups.num_groups == 0:
                 continue  # too narrow to split into groups: kept whole
             self.groups[name] = groups
@@ -152,22 +156,25 @@ class DMCPMutator(nn.Module):
         if not self.groups:
             raise ConfigError('pruning: the model has no prunable layer '
                               'wide enough for the width grid')
-        modules = dict(model.named_modules())
-        for module_name, unit in self.graph.mask_points.items():
-            if unit in self.groups:
-                self._handles.append(modules[module_name]
-                                     .register_forward_hook(
-                                         self._scale_hook(unit)))
+        report = unit_report(self.graph)
+        if report:
+            print_log(f'DMCP: {report}', logger='current')
+        self.masks = ChannelMasks(self.graph, model)
         self._scales = {name: None for name in self.groups}
 
-    def _scale_hook(self, unit: str):
-        def hook(module, inputs, output):
-            scale = self._scales.get(unit)
-            if scale is None:
-                return output
-            shape = (1, -1) + (1, ) * (output.dim() - 2)
-            return output * scale.to(output.dtype).view(shape)
-        return hook
+    def _apply_scales(self) -> None:
+        """The per-unit channel scales as the masks' element scales."""
+        if all(s is None for s in self._scales.values()):
+            self.masks.set(None)
+            return
+        parts = []
+        device = next(iter(self.alphas.buffers())).device
+        for name, unit in self.graph.prunable().items():
+            scale = self._scales.get(name)
+            parts.append(torch.ones(unit.elements, device=device)
+                         if scale is None else scale[::unit.step])
+        parts.append(torch.ones(1, device=device))
+        self.masks.set(torch.cat(parts))
 
     def alpha(self, unit: str) -> torch.Tensor:
         return getattr(self.alphas, _buffer_name(unit))
@@ -199,6 +206,7 @@ class DMCPMutator(nn.Module):
         """Run the model as the subnet ``config`` (None: full width)."""
         if config is None:
             self._scales = {name: None for name in self.groups}
+            self._apply_scales()
             return
         self.check_subnet(config)
         scales = {}
@@ -212,12 +220,14 @@ class DMCPMutator(nn.Module):
                 scale[:width] = 1
                 scales[name] = scale
         self._scales = scales
+        self._apply_scales()
 
     def set_soft(self, alphas: Dict[str, torch.Tensor]) -> None:
         """The architecture forward: channels scaled by their marginals."""
         self._scales = {name: channel_scale(g, alphas[name],
                                             self.probability)
                         for name, g in self.groups.items()}
+        self._apply_scales()
 
     def check_subnet(self, config: Dict[str, int]) -> None:
         """ConfigError unless every entry is a unit and a grid width."""

@@ -305,17 +305,51 @@ class DMCP(BaseAlgorithm):
 
     # -- after training --------------------------------------------------
     def pruned_model(self, subnet: Optional[Dict[str, int]] = None):
-        """A copy of the model shrunk to ``subnet`` (None: full width):
-        really smaller tensors and none of the mutator's masking hooks."""
+        """A copy of the model cut to ``subnet`` (None: full width): really
+        smaller tensors and none of the mutator's masks."""
+        return self.cut(subnet)[0]
+
+    def cut(self, subnet: Optional[Dict[str, int]] = None,
+            verify: bool = True):
+        """``(model, spec)``: a copy of the model cut to ``subnet`` and the
+        shapes and attributes it changed (see :func:`prune_`). ``verify``:
+        check that the cut model computes what the masked model computes
+        (ConfigError naming the largest difference if not)."""
         import copy
 
-        from ...models.pruning.shrink import module_sizes, shrink_
+        from ...models.pruning.shrink import prune_
         model = copy.deepcopy(self.model)
-        for module in model.modules():
-            module._forward_hooks.clear()
+        self.mutator.masks.strip(model)
+        spec = dict(shapes={}, attributes={})
         if subnet is not None:
-            shrink_(model, module_sizes(self.mutator.graph, subnet))
-        return model
+            spec = prune_(model, self.mutator.graph, subnet)
+            if verify:
+                self._verify_cut(model, subnet)
+        return model, spec
+
+    @torch.no_grad()
+    def _verify_cut(self, model: nn.Module, subnet: Dict[str, int]) -> None:
+        param = next(self.model.parameters())
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn((2, ) + tuple(self.mutator.input_shape[1:]),
+                        generator=generator).to(param.device)
+        training = self.model.training
+        self.model.eval()
+        try:
+            self.set_subnet(subnet)
+            masked = self.model.head(self.model.extract_feat(x))
+        finally:
+            self.set_subnet(None)
+            self.model.train(training)
+        model.eval()
+        cut = model.head(model.extract_feat(x))
+        diff = float((masked - cut).abs().max())
+        if not diff <= 1e-3 * max(1.0, float(masked.abs().max())):
+            raise ConfigError(
+                f'pruning: the cut model computes other logits than the '
+                f'masked model (max difference {diff:.3g}): a layer bakes '
+                'a channel count into its forward; list it in '
+                'mutator.fixed_layers to keep its channels whole')
 
     def final_archs(self, num: Optional[int] = None,
                     tolerance: Optional[float] = None,

@@ -1,10 +1,11 @@
-"""Channel pruning building blocks: channel units, Markov width groups,
-the FLOPs loss and shrinking a model to chosen widths."""
-from .channel_graph import (ChannelGraph, ChannelUnit, CostTerm,
-                            trace_channel_graph)
+"""Channel pruning building blocks: tracing which channels go together,
+channel units, Markov width groups, masks and cutting a model to a
+subnet."""
+from .channel_graph import ChannelGraph, ChannelUnit, trace_channel_graph
+from .channel_trace import ChannelTrace, trace_channels
 from .markov import ChannelGroups, WidthGrid
-from .shrink import build_pruned_model, module_sizes, shrink_
+from .shrink import build_pruned_model, prune_, reshape_
 
-__all__ = ['ChannelGraph', 'ChannelUnit', 'CostTerm', 'trace_channel_graph',
-           'ChannelGroups', 'WidthGrid', 'build_pruned_model', 'module_sizes',
-           'shrink_']
+__all__ = ['ChannelGraph', 'ChannelUnit', 'ChannelTrace',
+           'trace_channel_graph', 'trace_channels', 'ChannelGroups',
+           'WidthGrid', 'build_pruned_model', 'prune_', 'reshape_']

@@ -50,18 +50,25 @@ class WidthGrid:
     def num_groups(self) -> int:
         return int(math.floor((self.max - self.min) / self.offset + 1e-4))
 
-    def groups_of(self, channels: int) -> 'ChannelGroups':
-        size = int(math.floor(self.offset * channels / self.max + 1e-9))
+    def groups_of(self, channels: int, step: int = 1) -> 'ChannelGroups':
+        """The groups of a unit of ``channels`` pruned ``step`` channels
+        at a time (a grouped conv's group width, say): the grid applies to
+        its ``channels // step`` elements."""
+        elements = channels // step
+        size = int(math.floor(self.offset * elements / self.max + 1e-9))
         count = self.num_groups if size > 0 else 0
-        return ChannelGroups(channels - size * count, size, count)
+        return ChannelGroups((elements - size * count) * step, size * step,
+                             count, step)
 
 
 @dataclass(frozen=True)
 class ChannelGroups:
-    """``min_ch`` mandatory channels, then ``num_groups`` x ``group_size``."""
+    """``min_ch`` mandatory channels, then ``num_groups`` x ``group_size``
+    (all multiples of ``step``, the channels pruned together)."""
     min_ch: int
     group_size: int
     num_groups: int
+    step: int = 1
 
     @property
     def channels(self) -> int:

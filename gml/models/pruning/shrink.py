@@ -1,106 +1,131 @@
-"""Shrinking a model to chosen channel widths: really smaller tensors.
+"""Cutting a model to a subnet's channels: really smaller tensors.
 
-A subnet (``{unit: channels}``) becomes per-module sizes (``{module:
-{'out_channels': 40, ...}}``); :func:`shrink_` cuts every listed conv,
-linear and BatchNorm in place to its leading channels (those a pruned
-subnet keeps), so the model keeps its classes, attributes and forward and
-loads a pruned checkpoint like any other. :func:`build_pruned_model`
-(registered as ``gml.PrunedModel``) does it from a config, for retraining.
+:func:`prune_` keeps, in every parameter and buffer dim the subnet
+shrinks, the indices of the kept channels (a residual stage, a grouped
+conv's kept groups, a concatenation's kept slices, a layer scale, ...)
+and updates the layers' size attributes, so the model keeps its classes,
+attributes and forward. It returns the new shapes and attributes;
+:func:`reshape_` gives a freshly built model those shapes (its leading
+entries: the weights come from the pruned checkpoint), which is what
+``gml.PrunedModel`` does from a config, for retraining.
 """
 import copy
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 
 from ...errors import ConfigError
 from ...registry import MODELS
-from .channel_graph import NORMS, ChannelGraph
+from .channel_graph import ChannelGraph
+
+CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+NORMS = (nn.modules.batchnorm._NormBase, )
 
 
-def module_sizes(graph: ChannelGraph,
-                 subnet: Dict[str, int]) -> Dict[str, Dict[str, int]]:
-    """The constructor sizes of every module ``subnet`` changes."""
-    sizes: Dict[str, Dict[str, int]] = {}
-    for unit in graph.units.values():
-        width = subnet.get(unit.name)
-        if width is None or width == unit.channels:
-            continue
-        for name in unit.producers:
-            key = 'out_features' if name in _linears(graph) \
-                else 'out_channels'
-            sizes.setdefault(name, {})[key] = int(width)
-        for name in unit.consumers:
-            key = 'in_features' if name in _linears(graph) \
-                else 'in_channels'
-            sizes.setdefault(name, {})[key] = int(width)
-        for name in unit.norms:
-            sizes.setdefault(name, {})['num_features'] = int(width)
-        for name in unit.depthwise:
-            sizes.setdefault(name, {}).update(
-                in_channels=int(width), out_channels=int(width),
-                groups=int(width))
-    return sizes
+def _size_attributes(module: nn.Module, groups: Optional[int] = None
+                     ) -> Dict[str, object]:
+    """The size attributes of a standard layer, read off its weights."""
+    if isinstance(module, CONVS):
+        groups = groups or module.groups
+        return dict(in_channels=module.weight.shape[1] * groups,
+                    out_channels=module.weight.shape[0], groups=groups)
+    if isinstance(module, nn.Linear):
+        return dict(in_features=module.weight.shape[1],
+                    out_features=module.weight.shape[0])
+    if isinstance(module, NORMS):
+        stat = module.running_mean if module.running_mean is not None \
+            else module.weight
+        return dict(num_features=stat.shape[0]) if stat is not None else {}
+    if isinstance(module, nn.LayerNorm) and module.weight is not None:
+        return dict(normalized_shape=tuple(module.weight.shape))
+    if isinstance(module, nn.GroupNorm) and module.weight is not None:
+        return dict(num_channels=module.weight.shape[0])
+    return {}
 
 
-def _linears(graph: ChannelGraph):
-    return {term.module for term in graph.costs if term.linear}
-
-
-def _cut(tensor: torch.Tensor, dims: Dict[int, int]) -> torch.Tensor:
-    index = tuple(slice(0, dims[d]) if d in dims else slice(None)
-                  for d in range(tensor.dim()))
-    return tensor[index].clone()
-
-
-def _shrink_module(module: nn.Module, name: str, sizes: Dict[str, int]):
-    def param(attr, dims):
-        value = getattr(module, attr, None)
-        if value is None:
-            return
-        cut = _cut(value.data, dims)
-        if isinstance(value, nn.Parameter):
-            setattr(module, attr, nn.Parameter(cut, value.requires_grad))
-        else:
-            setattr(module, attr, cut)  # a buffer: stays registered
-    if isinstance(module, nn.Conv2d):
-        c_in = sizes.get('in_channels', module.in_channels)
-        c_out = sizes.get('out_channels', module.out_channels)
-        groups = sizes.get('groups', module.groups)
-        param('weight', {0: c_out, 1: c_in // groups})
-        param('bias', {0: c_out})
-        module.in_channels, module.out_channels = c_in, c_out
-        module.groups = groups
-    elif isinstance(module, nn.Linear):
-        c_in = sizes.get('in_features', module.in_features)
-        c_out = sizes.get('out_features', module.out_features)
-        param('weight', {0: c_out, 1: c_in})
-        param('bias', {0: c_out})
-        module.in_features, module.out_features = c_in, c_out
-    elif isinstance(module, NORMS):
-        width = sizes['num_features']
-        for attr in ('weight', 'bias', 'running_mean', 'running_var'):
-            param(attr, {0: width})
-        module.num_features = width
+def _replace(module: nn.Module, attr: str, value: torch.Tensor) -> None:
+    old = getattr(module, attr)
+    if isinstance(old, nn.Parameter):
+        setattr(module, attr, nn.Parameter(value, old.requires_grad))
     else:
-        raise ConfigError(f'channels.{name}: cannot shrink a '
-                          f'{type(module).__name__}')
+        setattr(module, attr, value)  # a buffer: stays registered
 
 
-def shrink_(model: nn.Module, sizes: Dict[str, Dict[str, int]]) -> nn.Module:
-    """Cut the modules named in ``sizes`` (see :func:`module_sizes`) to
-    their leading channels, in place; returns ``model``."""
-    modules = dict(model.named_modules())
-    for name, module_sizes_ in sizes.items():
-        if name not in modules:
-            raise ConfigError(f'channels: the model has no module {name!r}')
-        _shrink_module(modules[name], name, module_sizes_)
+def _owner(model: nn.Module, name: str):
+    owner, _, attr = name.rpartition('.')
+    try:
+        return model.get_submodule(owner), attr
+    except AttributeError:
+        raise ConfigError(f'shapes: the model has no module {owner!r}') \
+            from None
+
+
+def prune_(model: nn.Module, graph: ChannelGraph,
+           subnet: Dict[str, int]) -> dict:
+    """Cut ``model`` (the traced one, or a copy of it) to ``subnet``, in
+    place. Returns ``dict(shapes={param: shape}, attributes={module:
+    {attr: value}})`` of everything it changed."""
+    shapes: Dict[str, list] = {}
+    touched: Dict[str, int] = {}
+    for name, dims in graph.cuts(subnet).items():
+        module, attr = _owner(model, name)
+        value = getattr(module, attr).data
+        for dim, index in dims.items():
+            value = value.index_select(dim, index)
+        _replace(module, attr, value.clone())
+        shapes[name] = list(value.shape)
+        owner = name.rpartition('.')[0]
+        groups = graph.trace.groups.get(name)
+        if groups and 0 in dims:
+            touched[owner] = groups * len(dims[0]) // \
+                graph.trace.param_dims[name][0].numel()
+        else:
+            touched.setdefault(owner, 0)
+    attributes = {}
+    for owner, groups in touched.items():
+        module = model.get_submodule(owner)
+        changed = {k: v for k, v in _size_attributes(
+            module, groups or None).items() if getattr(module, k) != v}
+        for key, value in changed.items():
+            setattr(module, key, value)
+        if changed:
+            attributes[owner] = {k: list(v) if isinstance(v, tuple) else v
+                                 for k, v in changed.items()}
+    return dict(shapes=shapes, attributes=attributes)
+
+
+def reshape_(model: nn.Module, shapes: Dict[str, list],
+             attributes: Dict[str, dict]) -> nn.Module:
+    """Give ``model`` the parameter ``shapes`` (their leading entries) and
+    the layer ``attributes`` that :func:`prune_` returned; in place."""
+    for name, shape in shapes.items():
+        module, attr = _owner(model, name)
+        value = getattr(module, attr, None)
+        if not isinstance(value, torch.Tensor) or \
+                value.dim() != len(shape) or \
+                any(s > v for s, v in zip(shape, value.shape)):
+            raise ConfigError(f'shapes.{name}: cannot cut '
+                              f'{None if value is None else list(value.shape)}'
+                              f' to {shape}')
+        index = tuple(slice(0, s) for s in shape)
+        _replace(module, attr, value.data[index].clone())
+    for owner, values in attributes.items():
+        module, _ = _owner(model, owner + '.x')
+        for key, value in values.items():
+            if not hasattr(module, key):
+                raise ConfigError(f'attributes.{owner}: a '
+                                  f'{type(module).__name__} has no {key!r}')
+            setattr(module, key, tuple(value) if isinstance(value, list)
+                    else value)
     return model
 
 
 @MODELS.register_module('PrunedModel')
-def build_pruned_model(model, channels: Dict[str, Dict[str, int]]):
-    """``dict(type='gml.PrunedModel', model=<model config>, channels=...)``:
-    the model built as usual, then shrunk to ``channels``."""
+def build_pruned_model(model, shapes: Dict[str, list],
+                       attributes: Dict[str, dict]):
+    """``dict(type='gml.PrunedModel', model=<model config>, shapes=...,
+    attributes=...)``: the model built as usual, then cut to the shapes
+    an export wrote."""
     from ...registry import build_model
-    return shrink_(build_model(copy.deepcopy(model)), channels)
+    return reshape_(build_model(copy.deepcopy(model)), shapes, attributes)
