@@ -249,14 +249,13 @@ def trace_channel_graph(model: nn.Module, input_shape: Sequence[int],
     return graph
 
 
-def unit_report(graph: ChannelGraph) -> Optional[str]:
-    """One line per reason some units are kept whole (None: all prunable)."""
-    fixed: Dict[str, List[str]] = {}
-    for name, reason in graph.fixed_units().items():
-        if reason not in ('model input', 'model output'):
-            fixed.setdefault(reason, []).append(name)
+def unit_report(graph: ChannelGraph, limit: int = 3) -> Optional[str]:
+    """Which units are kept whole and why, in one line (None: every unit
+    but the model's input and output is prunable)."""
+    fixed = [(name, reason) for name, reason in graph.fixed_units().items()
+             if reason not in ('model input', 'model output')]
     if not fixed:
         return None
-    return '; '.join(f'{len(v)} unit(s) kept whole ({", ".join(v[:2])}'
-                     f'{", ..." if len(v) > 2 else ""}): {k}'
-                     for k, v in fixed.items())
+    shown = '; '.join(f'{name}: {reason}' for name, reason in fixed[:limit])
+    more = f'; and {len(fixed) - limit} more' if len(fixed) > limit else ''
+    return f'{len(fixed)} unit(s) kept whole: {shown}{more}'
