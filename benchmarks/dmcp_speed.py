@@ -12,6 +12,13 @@ Usage: python benchmarks/dmcp_speed.py [--repeats 30] [--threads 1]
    (iteration >= arch_start_training) vs the same step without it, and the
    arch step alone vs a plain forward + backward of the full model, on the
    digits config (batch 64, 16x16).
+3. The channel dependency analysis (one traced forward) of mmpretrain's
+   ResNet-50 at 224x224, and the masked training step (a sampled subnet's
+   forward + backward, every layer reading masked inputs) vs the plain
+   model's, for mmpretrain's ResNet-50, ResNeXt-50 32x4d (grouped convs)
+   DenseNet-121 (concatenation) and ConvNeXt-T (layer norms over
+   channels) at 32x32, batch 16. Targets: <= 10 s
+   and <= 1.3x.
 
 Prints one JSON line.
 """
@@ -123,6 +130,56 @@ def arch_step_overhead(repeats):
                                     med['plain_forward_backward'], 3))
 
 
+MMPRETRAIN = {'ResNet-50': 'resnet50_8xb32_in1k',
+              'ResNeXt-50 32x4d': 'resnext50-32x4d_8xb32_in1k',
+              'DenseNet-121': 'densenet121_3rdparty_in1k',
+              'ConvNeXt-T': 'convnext-tiny_32xb128_in1k'}
+
+
+def trace_seconds(repeats):
+    import time
+
+    from mmpretrain import get_model
+
+    from gml.models.pruning import trace_channel_graph
+    model = get_model(MMPRETRAIN['ResNet-50'], pretrained=False)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        graph = trace_channel_graph(model, (1, 3, 224, 224))
+        times.append(time.perf_counter() - start)
+    return dict(model='ResNet-50', input=[3, 224, 224],
+                units=len(graph.units), prunable=len(graph.prunable()),
+                median_s=round(sorted(times)[len(times) // 2], 3))
+
+
+def masked_step_overhead(name, repeats):
+    import copy
+
+    import torch
+    from mmpretrain import get_model
+
+    from gml.mutators import DMCPMutator
+    model = get_model(MMPRETRAIN[name], pretrained=False,
+                      head=dict(num_classes=10)).train()
+    plain = copy.deepcopy(model)
+    mutator = DMCPMutator(input_shape=(1, 3, 32, 32), seed=0)
+    mutator.prepare(model)
+    mutator.set_subnet(mutator.sample('random'))
+    x = torch.randn(16, 3, 32, 32)
+
+    def step(net):
+        def run():
+            net.head(net.extract_feat(x)).square().mean().backward()
+            net.zero_grad(set_to_none=True)
+        return run
+
+    med = interleaved_medians({'plain': step(plain), 'masked': step(model)},
+                              repeats)
+    return dict(model=name, batch=16, input=[3, 32, 32], median_ms=med,
+                ratio=round(med['masked'] / med['plain'], 3))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--repeats', type=int, default=30)
@@ -139,7 +196,10 @@ def main():
         warnings.simplefilter('ignore')
         results = dict(latency=[latency(name, args.repeats)
                                 for name in CONFIGS],
-                       arch_step=arch_step_overhead(args.repeats))
+                       arch_step=arch_step_overhead(args.repeats),
+                       trace=trace_seconds(5),
+                       masked_step=[masked_step_overhead(name, args.repeats)
+                                    for name in MMPRETRAIN])
     print(json.dumps(dict(benchmark='dmcp_speed', repeats=args.repeats,
                           threads=args.threads, **results,
                           machine=machine())))
