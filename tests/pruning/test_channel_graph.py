@@ -2,7 +2,6 @@
 MACs, and cutting a model to a subnet (really smaller tensors, same
 outputs)."""
 import copy
-import random
 
 import pytest
 import torch
