@@ -13,8 +13,8 @@ import torch
 
 from ..errors import ConfigError
 from . import conf
-from .packing import (Packed, pack_groups, pack_integers, pack_mask,
-                      pack_relu)
+from .packing import (Packed, pack_channels, pack_groups, pack_integers,
+                      pack_mask, pack_relu)
 from .precision import choose_bits
 
 RELU_OUTPUTS = ('ReluBackward0', 'ReluBackward1')
@@ -191,7 +191,12 @@ class Controller:
         self._index += 1
         bits = self._bits_for(index)
         relu = kind in RELU_OUTPUTS and bits >= 2
-        pack = pack_relu if relu else pack_groups
+        if relu:
+            pack = pack_relu
+        elif kind in CONV_OUTPUTS and x.dim() >= 3:
+            pack = pack_channels  # BatchNorm's input: per-channel scale
+        else:
+            pack = pack_groups
         packed = pack(x, bits, settings.group_size, self.generator)
         if settings.auto_precision and \
                 self.iteration % settings.adapt_interval == 0:
@@ -215,6 +220,8 @@ class Controller:
         scale = packed.tensors['scale'].float()
         levels = 2 ** packed.bits - (2 if relu else 1)
         ranges = (levels / scale).pow(2).sum() * groups[-1]
+        if 'spread' in packed.tensors:  # ranges of standardised values
+            ranges = ranges * packed.tensors['spread'].pow(2).mean()
         record = dict(index=index, numel=x.numel(), ranges=ranges,
                       min_bits=2 if relu else 1, grad=None)
         if x.requires_grad:
