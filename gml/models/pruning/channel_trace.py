@@ -127,6 +127,10 @@ class Atoms:
     def tie(self, a: torch.Tensor, b: torch.Tensor) -> None:
         """Tie ``a[i]`` to ``b[i]`` for every position (``-1``: none)."""
         a, b = torch.broadcast_tensors(a, b)
+        same = [d for d in range(a.dim())
+                if a.stride(d) == 0 and b.stride(d) == 0 and a.shape[d] > 1]
+        for d in same:  # both expanded there: one entry says it all
+            a, b = a.narrow(d, 0, 1), b.narrow(d, 0, 1)
         a, b = a.reshape(-1), b.reshape(-1)
         pick = (a >= 0) & (b >= 0) & (a != b)
         if not bool(pick.any()):
@@ -198,6 +202,16 @@ def _normal_dims(dims, ndim: int) -> List[int]:
     if isinstance(dims, int):
         dims = [dims]
     return sorted({d % ndim for d in dims}) if ndim else []
+
+
+def _compact(labels: torch.Tensor, keep: Sequence[int] = ()) -> torch.Tensor:
+    """``labels`` without its broadcast copies: every dim it is expanded
+    along (stride 0) narrowed to one entry (a view; ``keep``: dims left
+    as they are)."""
+    for d in range(labels.dim()):
+        if labels.stride(d) == 0 and labels.shape[d] > 1 and d not in keep:
+            labels = labels.narrow(d, 0, 1)
+    return labels
 
 
 def _rows(labels: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
@@ -293,13 +307,17 @@ class _Recorder(TorchDispatchMode):
     def column(self, labels: torch.Tensor, dim: int) -> torch.Tensor:
         """Tie each index along ``dim`` across all other positions (a layer
         reads that dimension as channels); returns the atoms per index."""
-        rows = _rows(labels, [dim % labels.dim()])
+        dim = dim % labels.dim()
+        size = labels.shape[dim]
+        rows = _rows(_compact(labels), [dim])
         ref = rows.max(0).values
         self.atoms.tie(rows, ref)
-        return ref
+        return ref.expand(size).clone()
 
     def tie_along(self, labels: torch.Tensor, dims: Sequence[int]) -> None:
         """Tie the atoms along ``dims`` at every position of the others."""
+        labels = _compact(labels)
+        dims = [d for d in dims if labels.shape[d] > 1]
         if not dims:
             return
         rows = _rows(labels, dims)
@@ -507,7 +525,8 @@ class _Recorder(TorchDispatchMode):
                 result = labels
             else:
                 self.atoms.tie(result, labels)
-                result = torch.where(result >= 0, result, labels)
+                if not bool((_compact(result) >= 0).all()):
+                    result = torch.where(result >= 0, result, labels)
         self.put(out, result)
 
     def replay(self, func, packet, args, kwargs, out) -> None:
