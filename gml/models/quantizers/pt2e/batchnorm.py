@@ -60,10 +60,12 @@ def restore_bn(graph, hyper: Hyper) -> int:
 def keep_bn_on_switch(graph, hyper: Hyper) -> None:
     """Make the prepared graph's ``train()``/``eval()`` (which torchao
     rewrites) restore the BN hyper-parameters after each switch."""
+    from .speedups import fast_passes
     switch = graph.train
 
     def train(self, mode=True):
-        switch(mode)
+        with fast_passes():
+            switch(mode)
         restore_bn(self, hyper)
         return self
 

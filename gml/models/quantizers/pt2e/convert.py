@@ -4,6 +4,7 @@ import copy
 import torch
 
 from .batchnorm import fold_eps_into_variance, restore_bn
+from .speedups import fast_passes
 
 
 def drop_unused_tensors(graph) -> int:
@@ -40,11 +41,12 @@ def convert_to_int8(prepared, bn_hyper):
                                            move_exported_model_to_eval)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
     graph = copy.deepcopy(prepared)
-    move_exported_model_to_eval(graph)
-    restore_bn(graph, bn_hyper)
-    fold_eps_into_variance(graph, bn_hyper)
-    with torch.no_grad():
-        int8 = convert_pt2e(graph)
+    with fast_passes():
+        move_exported_model_to_eval(graph)
+        restore_bn(graph, bn_hyper)
+        fold_eps_into_variance(graph, bn_hyper)
+        with torch.no_grad():
+            int8 = convert_pt2e(graph)
     drop_unused_tensors(int8)
     allow_exported_model_train_eval(int8)  # convert makes them raise again
     return int8
