@@ -90,7 +90,7 @@ def test_patterns_are_traced_once(monkeypatch):
 
     monkeypatch.setitem(speedups._ORIGINALS,
                         '_get_aten_graph_module_for_pattern', counting)
-    prepared, int8 = prepare_convert(monkeypatch, fast=True)
+    prepare_convert(monkeypatch, fast=True)
     assert traced == []
     # and torchao's own functions are back in place afterwards
     from torchao.quantization.pt2e import qat_utils, utils
