@@ -24,7 +24,7 @@ A training step is the model's ``train_step`` with an mmengine
 
 Set ``GML_ZOO_RESULTS=<file>`` to append each case's measurements (time,
 losses, int8 differences and sizes) as JSON lines, from which
-``docs/zoo_results_quantization.md`` was written.
+``docs/zoo.md`` was written.
 """
 import json
 import os
@@ -54,7 +54,7 @@ CALIBRATION_BATCHES = 4
 #: Randomly initialised nets amplify every rounding step that flips: one
 #: ulp of float arithmetic in a folded conv moves a value across a
 #: quantization boundary as a 1e-4 input change does. Measured: 0.71 to
-#: 2.51 times (docs/zoo_results_quantization.md)
+#: 2.51 times (docs/zoo.md)
 INT8_NOISE_FACTOR = 5
 INT8_FLOOR = 0.02
 
