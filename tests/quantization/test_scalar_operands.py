@@ -83,3 +83,37 @@ def test_mobilenet_v3_and_mobileone_prepare_train_and_convert():
         with torch.no_grad():
             logits = algorithm(x, mode='tensor')
         assert logits.shape == (4, 10) and torch.isfinite(logits).all()
+
+
+def test_a_failure_inside_the_annotation_names_the_op_and_module(
+        monkeypatch):
+    """Any error torchao raises while annotating or converting the graph
+    ends as one line with the node it was working on."""
+    from torchao.quantization.pt2e.quantizer import Quantizer
+
+    from gml.errors import ConfigError
+    from gml.models.quantizers import torch_default
+    from gml.models.quantizers.torch_default import TorchDefaultQuantizer
+
+    class Picky(Quantizer):
+        def annotate(self, model):
+            for node in model.graph.nodes:
+                if node.target is torch.ops.aten.div.Scalar:
+                    assert node.args[1] != 6
+            return model
+
+        def validate(self, model):
+            pass
+
+    monkeypatch.setattr(torch_default, 'backend_quantizer',
+                        lambda kind, options: Picky())
+    quantizer = TorchDefaultQuantizer(backend='x86',
+                                      input_shape=(1, 3, 8, 8))
+    with pytest.raises(ConfigError) as info:
+        quantizer.prepare(ScalarOps())
+    message = str(info.value)
+    assert '\n' not in message
+    assert message.startswith('algorithm.quantizer: the int8 annotation '
+                              'step failed (AssertionError')
+    assert "at div.Scalar in module '(the model)'" in message
+    assert 'quantizer.input_layer / output_layer' in message

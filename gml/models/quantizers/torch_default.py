@@ -10,7 +10,7 @@ from .pt2e.backends import (backend_quantizer, check_qconfig,
                             import_torchao, resolve_backend)
 from .pt2e.batchnorm import (bn_hyper_parameters, keep_bn_on_switch,
                              restore_bn)
-from .pt2e.capture import capture
+from .pt2e.capture import capture, pass_failures
 from .pt2e.convert import convert_to_int8
 from .pt2e.speedups import fast_passes
 from ..graph_classifier import GraphClassifier
@@ -90,7 +90,8 @@ class TorchDefaultQuantizer(ModelQuantizer):
         if self.input_layer or self.output_layer:
             quantizer = bounded(quantizer, region_filter(
                 graph, self.input_layer, self.output_layer))
-        with warnings.catch_warnings(), fast_passes():
+        with warnings.catch_warnings(), fast_passes(), \
+                pass_failures('annotation'):
             warnings.filterwarnings('ignore', 'must run observer')
             graph = prepare_qat_pt2e(graph, quantizer)
         allow_exported_model_train_eval(graph)

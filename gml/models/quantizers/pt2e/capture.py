@@ -1,4 +1,5 @@
 """Capturing a model as a training graph with torch.export."""
+import contextlib
 import copy
 import importlib
 import operator
@@ -124,6 +125,37 @@ def _capture_failure(exc: BaseException, model: nn.Module) -> str:
     return message + ('\n  int8 QAT needs a model without data-dependent '
                       'Python control flow or conversions to Python/numpy '
                       'values in its forward')
+
+
+@contextlib.contextmanager
+def pass_failures(stage: str):
+    """One line for a failure inside torchao's passes over the captured
+    graph (``annotate``, ``convert``): the node it was working on, its op
+    and the module it comes from."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- torchao asserts, raises...
+        raise ConfigError(_pass_failure(stage, exc)) from exc
+
+
+def _pass_failure(stage: str, exc: BaseException) -> str:
+    node = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        nodes = {k: v for k, v in frame.f_locals.items()
+                 if isinstance(v, torch.fx.Node) and v.op == 'call_function'}
+        if nodes:  # the innermost frame's; its `node` if it has one
+            node = nodes.get('node') or list(nodes.values())[-1]
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else \
+        'no message'
+    message = f'algorithm.quantizer: the int8 {stage} step failed ' \
+        f'({type(exc).__name__}: {reason})'
+    if node is not None:
+        op = getattr(node.target, '__name__', str(node.target))
+        message += f' at {op} in module {node_module(node) or "(the model)"!r}'
+    return message + '; keep that module out of the quantized region ' \
+        '(quantizer.input_layer / output_layer)'
 
 
 def _module_class(path):

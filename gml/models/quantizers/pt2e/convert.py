@@ -4,6 +4,7 @@ import copy
 import torch
 
 from .batchnorm import fold_eps_into_variance, restore_bn
+from .capture import pass_failures
 from .speedups import fast_passes
 
 
@@ -41,7 +42,7 @@ def convert_to_int8(prepared, bn_hyper):
                                            move_exported_model_to_eval)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
     graph = copy.deepcopy(prepared)
-    with fast_passes():
+    with fast_passes(), pass_failures('conversion'):
         move_exported_model_to_eval(graph)
         restore_bn(graph, bn_hyper)
         fold_eps_into_variance(graph, bn_hyper)
