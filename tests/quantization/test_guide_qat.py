@@ -11,19 +11,12 @@ from mmengine.registry import init_default_scope
 
 from gml.errors import ConfigError
 from gml.models.quantizers import LowBitQuantizer, TorchDefaultQuantizer
-from gml.registry import build_algorithm, build_model
+from gml.registry import build_algorithm
 
 from ..conftest import run_tool
+from .conftest import DIGITS, digits_model
 
 GUIDE_CONFIG = 'configs/guide/qat_iao_digits.py'
-DIGITS = (1, 3, 16, 16)
-
-
-def digits_model():
-    init_default_scope('mmpretrain')
-    torch.manual_seed(0)
-    return build_model(Config.fromfile(
-        'configs/_base_/models/resnet_digits.py').model)
 
 
 def int8_outputs(backend, x):

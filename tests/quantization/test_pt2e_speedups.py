@@ -8,22 +8,13 @@ import contextlib
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from gml.models.quantizers import TorchDefaultQuantizer
 from gml.models.quantizers.pt2e import speedups
 from gml.models.quantizers.pt2e.capture import capture
-from gml.registry import build_model
 
-DIGITS = (1, 3, 16, 16)
+from .conftest import DIGITS, digits_model
 
-
-def digits_model():
-    init_default_scope('mmpretrain')
-    torch.manual_seed(0)
-    return build_model(Config.fromfile(
-        'configs/_base_/models/resnet_digits.py').model)
 
 
 def test_sequential_partitions_are_torchao_s():
