@@ -22,11 +22,19 @@ def run_tool(args, cwd=REPO, timeout=600, env=None):
     Each run gets its own free master port (``PORT`` for dist_train.sh,
     ``MASTER_PORT`` for srun), so distributed tests can run side by side.
     """
-    port = str(free_port())
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1', PORT=port,
-                    MASTER_PORT=port, **(env or {}))
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    for attempt in range(2):
+        port = str(free_port())
+        full_env = dict(os.environ, PYTHONUNBUFFERED='1', PORT=port,
+                        MASTER_PORT=port, **(env or {}))
+        run = subprocess.run(args, cwd=cwd, capture_output=True, text=True,
+                             timeout=timeout, env=full_env)
+        # A gloo process sometimes aborts in C++ at DDP's first broadcast
+        # when the 2-core CI machine is saturated (seen in 2 of 3 runs once
+        # the zoo tests ran beside the distributed ones): start afresh once.
+        if run.returncode == 0 or 'terminate called without an active ' \
+                'exception' not in run.stdout + run.stderr:
+            return run
+    return run
 
 
 def train_digits_baseline(work, epochs: int, *options: str):
