@@ -27,7 +27,7 @@ prunable units.
 """
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -660,18 +660,15 @@ class _Root(nn.Module):
 
 
 def trace_channels(model: nn.Module, input_shape: Sequence[int],
-                   fixed_layers: Sequence[str] = (),
-                   run: Optional[Callable] = None) -> ChannelTrace:
+                   fixed_layers: Sequence[str] = ()) -> ChannelTrace:
     """Run ``model`` once on a zero input of ``input_shape`` (N, C, ...)
-    and return which channels go together (see the module docstring).
-    ``run(model, x)``: how to call it (default: a classifier's features
-    then head, else ``model(x)``)."""
+    (a classifier's features then head, else ``model(x)``) and return
+    which channels go together (see the module docstring)."""
     recorder = _Recorder(model, fixed_layers)
     x = torch.zeros(*input_shape)
     atoms = recorder.atoms.new(x.shape[1], 'model input')
     recorder.put(x, atoms.view((1, -1) + (1, ) * (x.dim() - 2))
                  .expand(x.shape))
-    run = run or (lambda m, inputs: _Root(m)(inputs))
     hooks = [nn.modules.module.register_module_forward_pre_hook(
                  recorder.enter_module),
              nn.modules.module.register_module_forward_hook(
@@ -680,7 +677,7 @@ def trace_channels(model: nn.Module, input_shape: Sequence[int],
     model.eval()
     try:
         with torch.no_grad(), recorder:
-            output = run(model, x)
+            output = _Root(model)(x)
     finally:
         for hook in hooks:
             hook.remove()

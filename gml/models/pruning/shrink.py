@@ -52,13 +52,17 @@ def _replace(module: nn.Module, attr: str, value: torch.Tensor) -> None:
         setattr(module, attr, value)  # a buffer: stays registered
 
 
+def _module(model: nn.Module, name: str) -> nn.Module:
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        raise ConfigError(f'shapes: the model has no module {name!r}') \
+            from None
+
+
 def _owner(model: nn.Module, name: str):
     owner, _, attr = name.rpartition('.')
-    try:
-        return model.get_submodule(owner), attr
-    except AttributeError:
-        raise ConfigError(f'shapes: the model has no module {owner!r}') \
-            from None
+    return _module(model, owner), attr
 
 
 def prune_(model: nn.Module, graph: ChannelGraph,
@@ -111,7 +115,7 @@ def reshape_(model: nn.Module, shapes: Dict[str, list],
         index = tuple(slice(0, s) for s in shape)
         _replace(module, attr, value.data[index].clone())
     for owner, values in attributes.items():
-        module, _ = _owner(model, owner + '.x')
+        module = _module(model, owner)
         for key, value in values.items():
             if not hasattr(module, key):
                 raise ConfigError(f'attributes.{owner}: a '
