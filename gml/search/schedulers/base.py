@@ -20,10 +20,17 @@ SCRIPT_FILE = 'run.sh'
 
 @dataclass
 class JobStatus:
-    """What :meth:`Scheduler.poll` found."""
+    """What :meth:`Scheduler.poll` found.
+
+    ``lost`` marks a job the cluster ended, not the trial (preempted, its
+    node failed): the controller runs the trial again with the same
+    parameters (up to ``scheduler.max_requeues`` times) instead of
+    recording it FAILED.
+    """
     running: bool
     exit_code: Optional[int] = None
     message: str = ''
+    lost: bool = False
 
 
 def write_script(trial_dir: str, command: str, cwd: str,
