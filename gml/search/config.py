@@ -41,6 +41,7 @@ class SearchConfig:
     scheduler_cfg: Dict[str, Any]
     parallel_size: int
     stop: StopCriterion
+    max_requeues: int
     assessor_cfg: Optional[Dict[str, Any]]
     generate_log: bool
     scalars: List[str] = field(default_factory=list)
@@ -119,6 +120,8 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
     scheduler.setdefault('type', 'local')
     parallel = check_int(scheduler.pop('parallel_size', 1),
                          'scheduler.parallel_size', 1)
+    max_requeues = check_int(scheduler.pop('max_requeues', 3),
+                             'scheduler.max_requeues', 0)
     stop_raw = _mapping(scheduler.pop('stop_criterion', None),
                         'scheduler.stop_criterion', required=False)
     unknown = sorted(set(stop_raw) - set(STOP_KEYS))
@@ -143,6 +146,8 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
             raise ConfigError('scheduler.assessor.type: expected '
                               'CurveFittingAssessor or MedianStopAssessor, '
                               'found none')
+        assessor['optimize_mode'] = _assessor_mode(
+            assessor.get('optimize_mode'), mode).value
 
     scalars = _scalars(raw)
     if not all(isinstance(s, str) for s in scalars):
@@ -156,8 +161,24 @@ def parse_config(raw: Dict[str, Any]) -> SearchConfig:
         space=space, searcher_cfg=searcher,
         reward_attribute=reward_attribute, optimize_mode=mode,
         reward_reduce=reduce, scheduler_cfg=scheduler, parallel_size=parallel,
-        stop=stop, assessor_cfg=assessor, generate_log=generate_log,
+        stop=stop, max_requeues=max_requeues, assessor_cfg=assessor,
+        generate_log=generate_log,
         scalars=scalars)
+
+
+def _assessor_mode(value: Any, searcher_mode: OptimizeMode) -> OptimizeMode:
+    """The assessor judges in the searcher's direction: its own
+    ``optimize_mode`` may be left out (inherited) or repeat it."""
+    if value is None:
+        return searcher_mode
+    mode = OptimizeMode.parse(value, 'scheduler.assessor.optimize_mode')
+    if mode is not searcher_mode:
+        raise ConfigError(
+            f'scheduler.assessor.optimize_mode: {value!r} contradicts '
+            f'searcher.optimize_mode ({searcher_mode.value}); the assessor '
+            'judges trials in the searcher\'s direction: leave the key out '
+            'or give the same mode')
+    return mode
 
 
 #: keys of the original guide's ``pavi`` section: PAVI is an internal

@@ -19,7 +19,8 @@ from typing import Any, Deque, Dict, List, Optional, TextIO, Tuple
 from .config import SearchConfig
 from .metrics import MetricCollector, reduce_reward
 from .registry import ASSESSORS, SCHEDULERS, SEARCHERS
-from .schedulers.base import JobStatus, log_tail, read_exit_code
+from .schedulers.base import (JobStatus, LaunchRequest, log_tail,
+                              read_exit_code)
 from .store import TaskState, TaskStore, Trial, TrialState
 from .task import TaskDir
 
@@ -130,6 +131,7 @@ class Running:
     collector: MetricCollector
     started: float
     steps_seen: int = 0
+    requeued: int = 0  # in-place re-runs by the cluster seen so far
 
 
 class Controller:
@@ -164,6 +166,7 @@ class Controller:
         self.session_start = time.monotonic()
         self._last_beat = 0.0
         self._last_status = 0.0
+        self._best: Optional[Tuple[int, float]] = None  # kept by _tell
 
     # -- the whole run -------------------------------------------------------
     def run(self, resume: bool = False) -> str:
@@ -286,21 +289,34 @@ class Controller:
         self._print_status(force=True)
 
     def _launch_free_slots(self) -> None:
-        while len(self.running) < self.scheduler.capacity() and \
-                self.scheduler.can_launch():
-            if self.waiting:
-                trial = self.store.trial(self.waiting.popleft())
-            else:
-                if self.exhausted or self._tries_left() == 0:
-                    return
-                params = self.searcher.suggest()
-                if params is None:
-                    self.exhausted = True
-                    return
-                trial = self.store.trial(self.store.add_trial(params))
-            self._launch(trial)
+        batch: List[Trial] = []
+        while len(self.running) + len(batch) < self.scheduler.capacity() \
+                and self.scheduler.can_launch():
+            trial = self._next_trial()
+            if trial is None:
+                break
+            batch.append(trial)
+            if not self.scheduler.batches:
+                self._launch(batch)
+                batch = []
+        if batch:
+            self._launch(batch)
 
-    def _launch(self, trial: Trial) -> None:
+    def _next_trial(self) -> Optional[Trial]:
+        """A re-queued trial, else a new one from the searcher (None when
+        the searcher or ``max_tries`` is exhausted)."""
+        if self.waiting:
+            return self.store.trial(self.waiting.popleft())
+        if self.exhausted or self._tries_left() == 0:
+            return None
+        params = self.searcher.suggest()
+        if params is None:
+            self.exhausted = True
+            return None
+        return self.store.trial(self.store.add_trial(params))
+
+    def _request(self, trial: Trial) -> LaunchRequest:
+        """Prepare the trial's folder and command line."""
         from .template import render
         from .report import METRICS_ENV
         trial_dir = self.task.trial_dir(trial.id)
@@ -315,23 +331,28 @@ class Controller:
                    os.path.join(trial_dir, 'metrics.jsonl')),
                'GML_SEARCH_TASK': self.task.name,
                'GML_SEARCH_TRIAL_ID': str(trial.id)}
+        return LaunchRequest(trial.id, command, trial_dir, env,
+                             self.cfg.stop.time_limits_per_job)
+
+    def _launch(self, trials: List[Trial]) -> None:
+        """Start ``trials`` (one request where the scheduler batches)."""
+        requests = [self._request(trial) for trial in trials]
         started = time.time()
-        try:
-            job_id = self.scheduler.launch(trial.id, command, trial_dir, env,
-                                           self.cfg.stop.time_limits_per_job)
-        except (OSError, RuntimeError) as exc:
-            self.store.update_trial(trial.id, state=TrialState.FAILED,
-                                    started=started,
-                                    ended=time.time(),
+        results = self.scheduler.launch_many(requests)
+        for trial, result in zip(trials, results):
+            if isinstance(result, Exception):
+                self.store.update_trial(trial.id, state=TrialState.FAILED,
+                                        started=started, ended=time.time(),
+                                        attempts=trial.attempts + 1,
+                                        message=f'could not launch: {result}')
+                self._tell(trial, TrialState.FAILED, None)
+                continue
+            self.store.update_trial(trial.id, state=TrialState.RUNNING,
+                                    started=started, job_id=result,
                                     attempts=trial.attempts + 1,
-                                    message=f'could not launch: {exc}')
-            self._tell(trial, TrialState.FAILED, None)
-            return
-        self.store.update_trial(trial.id, state=TrialState.RUNNING,
-                                started=started,
-                                job_id=job_id, attempts=trial.attempts + 1,
-                                message=None)
-        self._watch(trial, job_id, started)
+                                    message=None)
+            trial.attempts += 1
+            self._watch(trial, result, started)
 
     def _watch(self, trial: Trial, job_id: str, started: float) -> None:
         trial_dir = self.task.trial_dir(trial.id)
@@ -350,8 +371,12 @@ class Controller:
         limit = self.cfg.stop.time_limits_per_job
         for job_id, status in statuses.items():
             run = jobs[job_id]
+            if status.requeued > run.requeued:
+                self._restarted(run, status.requeued)
             self._record_metrics(run, force_scan=not status.running)
-            if not status.running:
+            if status.lost:
+                self._lost(run, status.message)
+            elif not status.running:
                 self._finish(run, status)
             elif limit is not None and time.time() - run.started > limit:
                 tail = log_tail(run.trial_dir)
@@ -360,6 +385,37 @@ class Controller:
                           + (f'\n{tail}' if tail else ''), kill=True)
             elif self.assessor is not None:
                 self._assess(run)
+
+    def _restarted(self, run: Running, requeued: int) -> None:
+        """The cluster started the trial's job again in place: count the
+        attempt and forget the metrics of the run it cut short."""
+        run.trial.attempts += requeued - run.requeued
+        run.requeued = requeued
+        run.steps_seen = 0
+        self.store.db.execute('DELETE FROM metrics WHERE trial_id = ?',
+                              (run.trial.id, ))
+        run.collector = MetricCollector(run.trial_dir,
+                                        os.path.join(run.trial_dir, 'work'),
+                                        self.cfg.scalars)
+        self.store.update_trial(run.trial.id, attempts=run.trial.attempts,
+                                message=f're-queued by the cluster '
+                                f'({requeued} time(s))')
+
+    def _lost(self, run: Running, reason: str) -> None:
+        """The cluster ended the trial's job (preemption, node failure):
+        run the trial again, up to ``scheduler.max_requeues`` times."""
+        requeues = run.trial.attempts - 1
+        if requeues >= self.cfg.max_requeues:
+            self._finish(run, JobStatus(False, None, f'{reason}; not re-queued'
+                                        f' again after {requeues} re-queue(s)'
+                                        ' (scheduler.max_requeues)'))
+            return
+        self.running.pop(run.trial.id)
+        self.store.update_trial(run.trial.id, state=TrialState.WAITING,
+                                job_id=None, message=f'{reason}; re-queued')
+        self.waiting.appendleft(run.trial.id)
+        print(f'[{self.task.name}] trial {run.trial.id}: {reason}; '
+              're-queued with the same parameters', file=self.out, flush=True)
 
     def _record_metrics(self, run: Running, force_scan: bool) -> None:
         records = run.collector.collect(force_scan=force_scan)
@@ -423,19 +479,19 @@ class Controller:
         usable = state in (TrialState.COMPLETED, TrialState.EARLY_STOPPED) \
             and reward is not None
         self.searcher.observe(trial.params, reward if usable else None)
+        if state == TrialState.COMPLETED and reward is not None:
+            rows = sorted([(trial.id, reward)] +
+                          ([self._best] if self._best else []))
+            self._best = self.cfg.optimize_mode.best(rows, key=lambda r: r[1])
         if self.assessor is not None:
             self.assessor.trial_end(trial.id, self._reward_history(trial.id),
                                     completed=state == TrialState.COMPLETED)
 
     # -- reporting -------------------------------------------------------------
     def best(self) -> Optional[Tuple[int, float]]:
-        """(trial id, reward) of the best completed trial."""
-        return self._best_of(self.store.trials([TrialState.COMPLETED]))
-
-    def _best_of(self, trials: List[Trial]) -> Optional[Tuple[int, float]]:
-        rows = [(t.id, t.reward) for t in trials
-                if t.state == TrialState.COMPLETED and t.reward is not None]
-        return self.cfg.optimize_mode.best(rows, key=lambda r: r[1])
+        """(trial id, reward) of the best completed trial (the first of
+        equals), kept as trials end: no store query."""
+        return self._best
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
@@ -445,27 +501,22 @@ class Controller:
 
     def status(self, detailed: bool = False) -> SearchStatus:
         """The task's status now; ``detailed`` adds the running trials and
-        the last ended ones with their latest reward."""
-        trials = self.store.trials()
-        counts: Dict[str, int] = {}
-        for trial in trials:
-            counts[trial.state] = counts.get(trial.state, 0) + 1
+        the last ended ones with their latest reward. Its cost does not grow
+        with the number of trials (it runs each time a trial ends)."""
         time_left = None
         if self.cfg.stop.time_limits is not None:
             time_left = max(0.0, self.cfg.stop.time_limits - self.elapsed())
         status = SearchStatus(self.task.name, self.cfg.reward_attribute,
-                              counts, self._best_of(trials),
+                              self.store.state_counts(), self.best(),
                               self._tries_left(),
                               time_left, self.elapsed())
         if detailed:
-            for trial in trials:
-                if trial.state == TrialState.RUNNING:
-                    history = self._reward_history(trial.id)
-                    status.running.append(
-                        (trial, history[-1] if history else None))
-            ended = sorted((t for t in trials if t.state.ended),
-                           key=lambda t: (t.ended or 0, t.id))
-            status.recent = [(t, t.reward) for t in ended[-5:]]
+            for trial in self.store.trials([TrialState.RUNNING]):
+                history = self._reward_history(trial.id)
+                status.running.append(
+                    (trial, history[-1] if history else None))
+            status.recent = [(t, t.reward)
+                             for t in self.store.recent_trials(5)]
         return status
 
     def _print_status(self, force: bool = False) -> None:

@@ -2,6 +2,7 @@
 
     task.db          the SQLite store (written by the controller only)
     config.yaml      a copy of the search config the task was started with
+    source           the path of that config
     controller.lock  held (flock) by the running controller
     controller.log   the controller's own output
     STOP             created by ``search-ctl stop``; the controller obeys it
@@ -32,6 +33,11 @@ class TaskDir:
     @property
     def config_copy(self) -> str:
         return os.path.join(self.path, 'config.yaml')
+
+    @property
+    def source_file(self) -> str:
+        """Holds the path of the config the task was started from."""
+        return os.path.join(self.path, 'source')
 
     @property
     def stop_file(self) -> str:

@@ -24,6 +24,7 @@ def _config(tmp_path, lrs, steps, delay, stop=''):
           partition: debug
           parallel_size: 3
           cpus_per_trial: 1
+          query_interval: 1
           {stop}
         ''')
 

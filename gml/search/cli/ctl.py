@@ -2,12 +2,12 @@
 
 Examples:
   search-ctl list
-  search-ctl show -t search_config
-  search-ctl log -t search_config -i 3          # one trial's output
-  search-ctl log -t search_config               # the controller's output
-  search-ctl stop -t search_config
-  search-ctl plot -t search_config -o search.png
-  search-ctl export -t search_config --format csv -o trials.csv
+  search-ctl show -t gridsearch
+  search-ctl log -t gridsearch -i 3          # one trial's output
+  search-ctl log -t gridsearch               # the controller's output
+  search-ctl stop -t gridsearch
+  search-ctl plot -t gridsearch -o search.png
+  search-ctl export -t gridsearch --format csv -o trials.csv
 
 Reads the task store read-only and never imports torch, so it answers at
 once, also while the task runs.
@@ -23,6 +23,8 @@ import time
 from ...errors import ConfigError
 from ...utils.cli import run_cli
 from ..store import TaskState, TrialState
+
+SHOW_LIMIT = 20  # trials `search-ctl show` lists without --all
 
 
 def parse_args(argv=None):
@@ -40,6 +42,13 @@ def parse_args(argv=None):
                             ('export', 'trials as CSV or JSON')):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument('-t', '--task', required=True, help='task name')
+        if name == 'show':
+            cmd.add_argument('-n', '--limit', type=int, default=SHOW_LIMIT,
+                             help='a task with more trials lists only its N '
+                             f'best and the running ones (default '
+                             f'{SHOW_LIMIT})')
+            cmd.add_argument('--all', action='store_true',
+                             help='list every trial')
         if name == 'log':
             cmd.add_argument('-i', '--trial', type=int, help='trial id')
             cmd.add_argument('-n', '--lines', type=int, default=0,
@@ -81,15 +90,15 @@ def task_state(task, meta) -> str:
 
 def cmd_list(args) -> None:
     from ..task import list_tasks
-    from .tables import best_trial, print_table
+    from .tables import print_table
     rows = []
     for name in list_tasks(args.root):
         task, store, cfg = open_task(name, args.root)
-        meta, trials = store.meta(), store.trials()
-        best = best_trial(trials, cfg.optimize_mode)
+        meta = store.meta()
+        best = next(iter(store.best_trials(1, cfg.optimize_mode)), None)
         created = time.strftime('%Y-%m-%d %H:%M',
                                 time.localtime(meta.get('created', 0)))
-        rows.append([name, task_state(task, meta), len(trials),
+        rows.append([name, task_state(task, meta), store.count_trials(),
                      best.reward if best else None,
                      best.id if best else None, created])
         store.close()
@@ -101,10 +110,10 @@ def cmd_list(args) -> None:
 
 
 def cmd_show(args) -> None:
-    from .tables import (best_trial, terminal_console, trials_rich_table,
-                         trials_table)
+    from .tables import terminal_console, trials_rich_table, trials_table
     task, store, cfg = open_task(args.task, args.root)
-    meta, trials = store.meta(), store.trials()
+    meta, counts = store.meta(), store.state_counts()
+    total = sum(counts.values())
     stop = cfg.stop
     limits = ', '.join(f'{k}={getattr(stop, k)}' for k in
                        ('max_tries', 'time_limits', 'max_reward',
@@ -120,14 +129,29 @@ def cmd_show(args) -> None:
         f"scheduler: {cfg.scheduler_type}, parallel_size {cfg.parallel_size}"
         + (f'; {limits}' if limits else ''),
         f"assessor:  {cfg.assessor_cfg['type'] if cfg.assessor_cfg else '-'}",
-        f"elapsed:   {meta.get('elapsed', 0):.0f} s", '']
-    best = best_trial(trials, cfg.optimize_mode)
-    after = ['', f'best: trial {best.id}, {cfg.reward_attribute} = '
-             f'{best.reward:.4g}, params {json.dumps(best.params)}'
-             if best else 'best: no trial completed yet']
-    failed = [t for t in trials
-              if t.state == TrialState.FAILED and t.message]
-    for t in failed[-3:]:
+        f"elapsed:   {meta.get('elapsed', 0):.0f} s",
+        f'trials:    {total}' + (' (' + ', '.join(
+            f'{TrialState(state).name.lower().replace("_", "-")} {n}'
+            for state, n in sorted(counts.items())) + ')' if total else ''),
+        '']
+    best = next(iter(store.best_trials(1, cfg.optimize_mode)), None)
+    if args.all or total <= args.limit:
+        trials, after = store.trials(), ['']
+    else:  # the best N, then the running ones
+        trials = store.best_trials(args.limit, cfg.optimize_mode)
+        running = store.trials([TrialState.RUNNING])
+        after = ['', f'listed: the {len(trials)} best by '
+                 f'{cfg.reward_attribute}'
+                 + (f', then the {len(running)} running' if running else '')
+                 + f'; {total - len(trials) - len(running)} of the {total} '
+                 'trials not listed (--all lists every trial)']
+        trials += running
+    after.append(f'best: trial {best.id}, {cfg.reward_attribute} = '
+                 f'{best.reward:.4g}, params {json.dumps(best.params)}'
+                 if best else 'best: no trial completed yet')
+    failed = [t for t in store.trials([TrialState.FAILED], last=3)
+              if t.message]
+    for t in failed:
         first = t.message.splitlines()[0]
         after.append(f'trial {t.id} failed: {first}')
     console = terminal_console()

@@ -5,6 +5,7 @@ Examples:
   search-run configs/hpo/random/search_config.yaml --name lr-random
   search-run --resume lr-random            # after a crash, kill -9 or stop
   search-ctl show -t lr-random
+  search-run configs/hpo/random/search_config.yaml   # task "random"
 
 The task lives in ./search_tasks/NAME (or --root, or $GML_SEARCH_ROOT).
 In a terminal, a live view shows the trials running and ended and the best
@@ -44,7 +45,8 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', nargs='?', help='search config (YAML)')
     parser.add_argument('--name', help='task name (default: the config '
-                        "file's name without extension)")
+                        "file's name without extension; for a generic name "
+                        'such as search_config.yaml, its folder\'s name)')
     parser.add_argument('--resume', metavar='NAME',
                         help='continue the task NAME with its saved config')
     parser.add_argument('--root', help='folder of the tasks (default '
@@ -77,17 +79,17 @@ def main(argv=None) -> int:
         cfg = load_search_config(task.config_copy)
     else:
         cfg = load_search_config(args.config)
-        name = args.name or os.path.splitext(os.path.basename(args.config))[0]
-        task = TaskDir(check_task_name(name), args.root)
+        task = TaskDir(check_task_name(args.name or
+                                       default_task_name(args.config)),
+                       args.root)
         if os.path.exists(task.path):
-            raise ConfigError(
-                f'task {task.name!r} already exists in {task.path}; continue '
-                f'it with `search-run --resume {task.name}` or start another '
-                'with --name')
+            raise ConfigError(task_clash(task, args.config))
     components = build_components(cfg, task.name)
     if args.resume is None:
         os.makedirs(task.path)
         shutil.copyfile(args.config, task.config_copy)
+        with open(task.source_file, 'w') as f:
+            f.write(os.path.abspath(args.config) + '\n')
     console = terminal_console(sys.stdout)
     with open(os.path.join(task.path, 'controller.log'), 'a') as log:
         out = Tee(sys.stdout, log)
@@ -126,6 +128,38 @@ def main(argv=None) -> int:
             summary += '; no trial completed'
         print(summary, file=out, flush=True)
     return 0
+
+
+#: config file names that say nothing of the search: such a task is named
+#: after the config's folder (``configs/hpo/random/search_config.yaml`` ->
+#: ``random``)
+GENERIC_NAMES = ('search_config', )
+
+
+def default_task_name(config: str) -> str:
+    """The config file's name without extension, or its folder's name when
+    the file name is a generic one (every shipped config is called
+    ``search_config.yaml``)."""
+    path = os.path.abspath(config)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    folder = os.path.basename(os.path.dirname(path))
+    return folder if stem in GENERIC_NAMES and folder else stem
+
+
+def task_clash(task, config: str) -> str:
+    """The one line for a new task whose name is taken."""
+    try:
+        with open(task.source_file) as f:
+            source = f.read().strip()
+    except OSError:
+        source = ''
+    if source == os.path.abspath(config):
+        origin = 'from this config'
+    else:
+        origin = f'from {source}' if source else 'from another config'
+    return (f'task {task.name!r} already exists in {task.path} ({origin}); '
+            f'continue it with `search-run --resume {task.name}`, or start '
+            'this config as a new task with --name NAME')
 
 
 def controller_trials(task):

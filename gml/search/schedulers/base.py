@@ -10,12 +10,13 @@ import os
 import shlex
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 
 EXIT_FILE = 'exit_code'
 LOG_FILE = 'log.txt'
 SCRIPT_FILE = 'run.sh'
+STARTS_FILE = 'starts'
 
 
 @dataclass
@@ -25,28 +26,57 @@ class JobStatus:
     ``lost`` marks a job the cluster ended, not the trial (preempted, its
     node failed): the controller runs the trial again with the same
     parameters (up to ``scheduler.max_requeues`` times) instead of
-    recording it FAILED.
+    recording it FAILED. ``requeued`` counts the times the cluster itself
+    started the same job again (Slurm's requeue): the controller counts
+    them in the trial's attempts and forgets the metrics of the run that
+    was cut short.
     """
     running: bool
     exit_code: Optional[int] = None
     message: str = ''
     lost: bool = False
+    requeued: int = 0  # times the cluster re-ran the job in place
+
+
+@dataclass
+class LaunchRequest:
+    """One trial to start: the arguments of :meth:`Scheduler.launch`."""
+    trial_id: int
+    command: str
+    trial_dir: str
+    env: Dict[str, str]
+    time_limit: Optional[float]
 
 
 def write_script(trial_dir: str, command: str, cwd: str,
                  env: Dict[str, str], header: str = '') -> str:
-    """Write the trial's ``run.sh`` and return its path."""
+    """Write the trial's ``run.sh`` and return its path.
+
+    Run again in place (a cluster re-queued the job), the script first
+    moves the cut-short run's ``metrics.jsonl`` and ``work/`` aside (with
+    the number of the earlier start), so the new run starts clean and its
+    checkpoints stay available.
+    """
+    q = shlex.quote
     exit_file = os.path.join(trial_dir, EXIT_FILE)
-    exports = ''.join(f'export {k}={shlex.quote(v)}\n' for k, v in env.items())
+    starts = os.path.join(trial_dir, STARTS_FILE)
+    exports = ''.join(f'export {k}={q(v)}\n' for k, v in env.items())
     script = (
         '#!/usr/bin/env bash\n' + header +
-        f'echo "${{SLURM_JOB_ID:-$$}}" > {shlex.quote(trial_dir)}/job_id\n' +
+        f'echo "${{SLURM_JOB_ID:-$$}}" > {q(trial_dir)}/job_id\n'
+        f'n=$(cat {q(starts)} 2>/dev/null || echo 0)\n'
+        'if [ "$n" -gt 0 ]; then\n'
+        f'  for f in metrics.jsonl work; do [ -e {q(trial_dir)}/$f ] && '
+        f'mv {q(trial_dir)}/$f {q(trial_dir)}/$f.$n; done\n'
+        f'  rm -f {q(exit_file)}\n'
+        'fi\n'
+        f'echo $((n + 1)) > {q(starts)}\n' +
         exports +
-        f'cd {shlex.quote(cwd)} || exit 97\n'
-        f'bash -c {shlex.quote(command)}\n'
+        f'cd {q(cwd)} || exit 97\n'
+        f'bash -c {q(command)}\n'
         'code=$?\n'
-        f'echo $code > {shlex.quote(exit_file)}.tmp && '
-        f'mv {shlex.quote(exit_file)}.tmp {shlex.quote(exit_file)}\n'
+        f'echo $code > {q(exit_file)}.tmp && '
+        f'mv {q(exit_file)}.tmp {q(exit_file)}\n'
         'exit $code\n')
     path = os.path.join(trial_dir, SCRIPT_FILE)
     with open(path, 'w') as f:
@@ -62,6 +92,15 @@ def read_exit_code(trial_dir: str) -> Optional[int]:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def read_starts(trial_dir: str) -> int:
+    """How many times ``run.sh`` has started (0 before it first runs)."""
+    try:
+        with open(os.path.join(trial_dir, STARTS_FILE)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def log_tail(trial_dir: str, lines: int = 20) -> str:
@@ -156,6 +195,24 @@ class Scheduler(ABC):
     @abstractmethod
     def attach(self, job_id: str, trial_dir: str) -> bool:
         """After a restart: True if the job still runs (and is adopted)."""
+
+    #: whether :meth:`launch_many` starts several trials in one request
+    batches = False
+
+    def launch_many(self, requests: List[LaunchRequest]) -> \
+            List[Union[str, Exception]]:
+        """Start several trials; for each, its job id or the exception
+        (OSError or RuntimeError) that kept it from starting. The default
+        launches them one by one; a scheduler with ``batches`` submits
+        them at once (a Slurm job array)."""
+        results: List[Union[str, Exception]] = []
+        for r in requests:
+            try:
+                results.append(self.launch(r.trial_id, r.command, r.trial_dir,
+                                           r.env, r.time_limit))
+            except (OSError, RuntimeError) as exc:
+                results.append(exc)
+        return results
 
     def find(self, trial_id: int, trial_dir: str) -> Optional[str]:
         """After a restart: the job id of a trial that was being launched
