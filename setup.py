@@ -31,9 +31,12 @@ INSTALL_REQUIRES = [
 
 EXTRAS = {
     # Ranges that install together today (checked with pytest 9.2,
-    # pytest-timeout 2.4, pytest-xdist 3.8, tensorboard 2.21).
+    # pytest-timeout 2.4, pytest-xdist 3.8, tensorboard 2.21, ray 2.60).
+    # ray[default] (the job server and client) runs the ray scheduler's
+    # tests on a local Ray head: about 320 MB installed.
     'tests': ['pytest>=8,<10', 'pytest-timeout>=2.3,<3',
-              'pytest-xdist>=3.5,<4', 'tensorboard>=2.14,<3'],
+              'pytest-xdist>=3.5,<4', 'tensorboard>=2.14,<3',
+              'ray[default]>=2.10,<3'],
     'export': ['tensorboard>=2.14'],
     'bench': ['optuna>=3.6', 'analog-nasbench==0.1.3'],
 }
