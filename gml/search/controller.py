@@ -222,6 +222,8 @@ class Controller:
                 continue
             trial_dir = self.task.trial_dir(trial.id)
             job_id = trial.job_id or self.scheduler.find(trial.id, trial_dir)
+            if job_id and not trial.job_id:
+                self._record_found_launch(trial, job_id, trial_dir)
             if job_id and read_exit_code(trial_dir) is not None:
                 self.searcher.mark_pending(trial.params)
                 self._watch(trial, job_id, trial.started or time.time())
@@ -238,6 +240,22 @@ class Controller:
                                     job_id=None,
                                     message='re-queued after restart')
             self.waiting.append(trial.id)
+
+    def _record_found_launch(self, trial: Trial, job_id: str,
+                             trial_dir: str) -> None:
+        """A launch the controller died before recording (the scheduler
+        found its job): record it as :meth:`_launch` would have, started
+        when its script was written."""
+        from .schedulers.base import SCRIPT_FILE
+        try:
+            trial.started = os.path.getmtime(os.path.join(trial_dir,
+                                                          SCRIPT_FILE))
+        except OSError:
+            trial.started = time.time()
+        trial.attempts += 1
+        self.store.update_trial(trial.id, state=TrialState.RUNNING,
+                                job_id=job_id, started=trial.started,
+                                attempts=trial.attempts)
 
     # -- the loop --------------------------------------------------------------
     def _loop(self) -> None:

@@ -6,13 +6,17 @@ So many trials on a shared filesystem never contend for a lock, and readers
 (``search-ctl``) open the file read-only in WAL mode without blocking the
 controller.
 """
+import itertools
 import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from .optimize_mode import OptimizeMode
 
 
 class _Word(str, Enum):
@@ -72,6 +76,8 @@ CREATE TABLE IF NOT EXISTS metrics (
     value REAL,
     PRIMARY KEY (trial_id, name, step)
 );
+CREATE INDEX IF NOT EXISTS trials_by_state ON trials (state);
+CREATE INDEX IF NOT EXISTS trials_by_end ON trials (ended);
 """
 
 
@@ -99,8 +105,17 @@ class Trial:
         return (self.ended or time.time()) - self.started
 
 
+def _trial(row: Tuple) -> Trial:
+    return Trial(row[0], json.loads(row[1]), *row[2:])
+
+
 class TaskStore:
     """Read and write one task's database.
+
+    The writer keeps every trial's state in memory (loaded on first use,
+    then kept by :meth:`add_trial` and :meth:`update_trial`), so
+    :meth:`state_counts` and :meth:`count_trials` cost nothing per call,
+    however many trials the task has.
 
     Args:
         path: the SQLite file.
@@ -109,6 +124,9 @@ class TaskStore:
 
     def __init__(self, path: str, readonly: bool = False):
         self.path = path
+        self.readonly = readonly
+        self._states: Optional[Dict[int, str]] = None  # writer's tally
+        self._counts: Counter = Counter()
         if readonly:
             if not os.path.isfile(path):
                 raise FileNotFoundError(path)
@@ -141,6 +159,7 @@ class TaskStore:
             'INSERT INTO trials (params, state, created) VALUES (?, ?, ?)',
             (json.dumps(params), TrialState.WAITING.value, time.time()))
         self.db.commit()
+        self._tally_state(int(cur.lastrowid), TrialState.WAITING)
         return int(cur.lastrowid)
 
     def update_trial(self, trial_id: int, **values: Any) -> None:
@@ -148,24 +167,76 @@ class TaskStore:
         self.db.execute(f'UPDATE trials SET {columns} WHERE id = ?',
                         (*values.values(), trial_id))
         self.db.commit()
+        if 'state' in values:
+            self._tally_state(trial_id, values['state'])
 
-    def trials(self, states: Optional[Iterable[TrialState]] = None) -> \
-            List[Trial]:
+    def _tally_state(self, trial_id: int, state: str) -> None:
+        if self._states is None:  # not loaded yet: loaded as it is now
+            return
+        old = self._states.get(trial_id)
+        if old is not None:
+            self._counts[old] -= 1
+        self._states[trial_id] = TrialState(state).value
+        self._counts[self._states[trial_id]] += 1
+
+    def _tally(self) -> Dict[int, str]:
+        if self._states is None:
+            self._states = dict(self.db.execute('SELECT id, state FROM trials'))
+            self._counts = Counter(self._states.values())
+        return self._states
+
+    def state_counts(self) -> Dict[str, int]:
+        """How many trials are in each state (states with none left out)."""
+        if self.readonly:
+            rows = self.db.execute(
+                'SELECT state, COUNT(*) FROM trials GROUP BY state')
+            return dict(rows.fetchall())
+        self._tally()
+        return {state: n for state, n in self._counts.items() if n}
+
+    def trials(self, states: Optional[Iterable[TrialState]] = None,
+               last: Optional[int] = None) -> List[Trial]:
+        """The trials (in ``states``), by id; only the ``last`` ones."""
         query = 'SELECT * FROM trials'
         args: Tuple = ()
         if states is not None:
             states = tuple(TrialState(s).value for s in states)
             query += f' WHERE state IN ({",".join("?" * len(states))})'
             args = states
-        rows = self.db.execute(query + ' ORDER BY id', args).fetchall()
-        return [Trial(row[0], json.loads(row[1]), *row[2:]) for row in rows]
+        if last is not None:
+            rows = self.db.execute(query + ' ORDER BY id DESC LIMIT ?',
+                                   args + (last, )).fetchall()[::-1]
+        else:
+            rows = self.db.execute(query + ' ORDER BY id', args).fetchall()
+        return [_trial(row) for row in rows]
 
     def trial(self, trial_id: int) -> Optional[Trial]:
         row = self.db.execute('SELECT * FROM trials WHERE id = ?',
                               (trial_id, )).fetchone()
-        return Trial(row[0], json.loads(row[1]), *row[2:]) if row else None
+        return _trial(row) if row else None
+
+    def best_trials(self, count: Optional[int], mode: OptimizeMode) -> \
+            List[Trial]:
+        """The ``count`` (None: all) best COMPLETED trials with a reward,
+        best first (the earliest of equals first)."""
+        order = 'DESC' if mode is OptimizeMode.MAXIMIZE else 'ASC'
+        query = ('SELECT * FROM trials WHERE state = ? AND reward IS NOT '
+                 f'NULL ORDER BY reward {order}, id')
+        args: Tuple = (TrialState.COMPLETED.value, )
+        if count is not None:
+            query, args = query + ' LIMIT ?', args + (count, )
+        return [_trial(row) for row in self.db.execute(query, args)]
+
+    def recent_trials(self, count: int) -> List[Trial]:
+        """The last ``count`` trials that ended (by end time), oldest first."""
+        rows = self.db.execute(
+            'SELECT * FROM trials WHERE ended IS NOT NULL '
+            'ORDER BY ended DESC, id DESC LIMIT ?', (count, )).fetchall()
+        return [_trial(row) for row in reversed(rows)]
 
     def count_trials(self) -> int:
+        if not self.readonly:
+            return len(self._tally())
         return self.db.execute('SELECT COUNT(*) FROM trials').fetchone()[0]
 
     # -- metrics -----------------------------------------------------------
@@ -182,6 +253,18 @@ class TaskStore:
             'SELECT step, value FROM metrics WHERE trial_id = ? AND name = ? '
             'ORDER BY step', (trial_id, name)).fetchall()
         return [(int(s), v) for s, v in rows]
+
+    def metrics_by_trial(self) -> \
+            Iterator[Tuple[int, Dict[str, List[Tuple[int, float]]]]]:
+        """``(trial id, {name: [(step, value), ...]})`` of every trial with
+        metrics, by trial id: one ordered pass over the metrics table."""
+        rows = self.db.execute('SELECT trial_id, name, step, value FROM '
+                               'metrics ORDER BY trial_id, name, step')
+        for trial_id, group in itertools.groupby(rows, key=lambda r: r[0]):
+            series: Dict[str, List[Tuple[int, float]]] = {}
+            for _, name, step, value in group:
+                series.setdefault(name, []).append((int(step), value))
+            yield trial_id, series
 
     def metric_names(self) -> List[str]:
         rows = self.db.execute('SELECT DISTINCT name FROM metrics ORDER BY name')

@@ -14,7 +14,6 @@ once, also while the task runs.
 """
 import argparse
 import csv
-import io
 import json
 import os
 import sys
@@ -254,29 +253,54 @@ def cmd_export(args) -> None:
               f'(tensorboard --logdir {args.output})')
         return
     rows = export_rows(store, cfg)
-    if args.format == 'json':
-        if args.metrics:
+    out = open(args.output, 'w') if args.output else sys.stdout
+    try:
+        if args.format == 'json':
+            head = dict(task=task.name, reward=cfg.reward_attribute,
+                        mode=cfg.optimize_mode)
+            if args.metrics:
+                rows = with_metrics(store, rows)
+            write_json(out, head, rows)
+        else:
+            columns = {}  # ordered set: the keys of every row
             for row in rows:
-                row['metrics'] = {
-                    name: store.metric_series(row['trial'], name)
-                    for name in store.metric_names()}
-        text = json.dumps(dict(task=task.name, reward=cfg.reward_attribute,
-                               mode=cfg.optimize_mode, trials=rows), indent=1)
-    else:
-        columns = []
-        for row in rows:
-            columns += [k for k in row if k not in columns]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+                columns.update(dict.fromkeys(row))
+            writer = csv.DictWriter(out, fieldnames=list(columns))
+            writer.writeheader()
+            writer.writerows(rows)
+    finally:
+        if args.output:
+            out.close()
     if args.output:
-        with open(args.output, 'w') as f:
-            f.write(text)
-        print(f'wrote {len(rows)} trials to {args.output}')
-    else:
-        sys.stdout.write(text)
+        print(f'wrote {store.count_trials()} trials to {args.output}')
+
+
+def with_metrics(store, rows):
+    """``rows`` (by trial id), each with ``metrics``: every metric name of
+    the task -> [[step, value], ...]. One pass over the metrics table."""
+    names = store.metric_names()
+    series = store.metrics_by_trial()
+    trial_id, found = next(series, (None, {}))
+    for row in rows:
+        while trial_id is not None and trial_id < row['trial']:
+            trial_id, found = next(series, (None, {}))
+        mine = found if trial_id == row['trial'] else {}
+        row['metrics'] = {name: mine.get(name, []) for name in names}
+        yield row
+
+
+def write_json(out, head, rows) -> None:
+    """Write ``dict(head, trials=list(rows))`` as ``json.dump(..., indent=1)``
+    does, a trial at a time (a task's metrics can be far larger than its
+    trials)."""
+    opening = json.dumps(head, indent=1)[:-2]  # without the closing '\n}'
+    out.write(opening + ',\n "trials": [')
+    count = 0
+    for row in rows:
+        out.write((',' if count else '') + '\n  '
+                  + json.dumps(row, indent=1).replace('\n', '\n  '))
+        count += 1
+    out.write('\n ]\n}' if count else ']\n}')
 
 
 def cmd_plot(args) -> None:

@@ -11,8 +11,8 @@ from typing import Dict, List, Optional, Sequence
 from ...errors import ConfigError
 from ...utils.checks import check_int
 from ..registry import SCHEDULERS
-from .base import (LOG_FILE, JobStatus, Scheduler, read_exit_code,
-                   write_script)
+from .base import (LOG_FILE, SCRIPT_FILE, JobStatus, Scheduler,
+                   read_exit_code, write_script)
 
 KILL_GRACE_SECONDS = 5.0
 
@@ -48,6 +48,31 @@ def _is_trial_process(pid: int, script: str) -> bool:
             return script.encode() in f.read()
     except OSError:
         return _alive(pid)
+
+
+def _script_process(script: str) -> Optional[int]:
+    """The pid of a process running ``bash <script>`` (as launched, with a
+    relative or an absolute path), or None."""
+    if not os.path.isdir('/proc'):
+        return None
+    real = os.path.realpath(script)
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f'/proc/{name}/cmdline', 'rb') as f:
+                args = f.read().split(b'\0')
+            if args[:1] != [b'bash'] or len(args) != 3 or \
+                    os.path.basename(args[1]) != SCRIPT_FILE.encode():
+                continue
+            if os.path.abspath(args[1].decode()) == real:
+                return int(name)
+            # bash keeps the script it runs open on fd 255: its true path
+            if os.readlink(f'/proc/{name}/fd/255') == real:
+                return int(name)
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
 
 
 @SCHEDULERS.register('local')
@@ -187,12 +212,21 @@ class LocalScheduler(Scheduler):
         return True
 
     def find(self, trial_id, trial_dir):
+        """The job of a launch the controller did not record: its pid from
+        the ``job_id`` file run.sh writes first, else (run.sh had not got
+        that far) from the process running run.sh. A job that already
+        ended is found too when it recorded its exit status (the controller
+        then finalizes the trial instead of running it again)."""
         try:
             with open(os.path.join(trial_dir, 'job_id')) as f:
                 pid = int(f.read().strip())
         except (OSError, ValueError):
-            return None
+            pid = _script_process(os.path.join(trial_dir, SCRIPT_FILE))
+            if pid is None:
+                return None
         job_id = json.dumps({'pid': pid, 'gpus': []})
+        if read_exit_code(trial_dir) is not None:
+            return job_id
         return job_id if self.attach(job_id, trial_dir) else None
 
     def wait(self, timeout: float) -> None:
