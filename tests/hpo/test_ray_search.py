@@ -240,6 +240,9 @@ def test_ray_find_and_shutdown_of_an_adopted_job(ray_head, tmp_path):
     assert _ray_jobs(ray_head)[job_id] == 'STOPPED'
     assert _none_left(trial_dir, within=5)
     assert not os.path.exists(os.path.join(trial_dir, 'exit_code'))
+    # a stopped job (an earlier attempt) is not a launch to adopt
+    assert RayScheduler(address=ray_head, task_name='adopt').find(
+        7, trial_dir) is None
 
 
 def test_ray_kill_as_the_job_starts_leaves_nothing_running(ray_head,

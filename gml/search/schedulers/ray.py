@@ -286,6 +286,11 @@ class RayScheduler(Scheduler):
                                'still runs (resume again later)')
 
     def find(self, trial_id, trial_dir):
+        """The newest job submitted for ``trial_dir`` (by submission id
+        prefix and ``gml_trial_dir`` metadata) if it still runs, or if it
+        ended and recorded its exit status (the controller then finalizes
+        the trial). A job of an earlier attempt, which ended without one,
+        is not returned."""
         self._listing_or_error(f'a job of trial {trial_id}')
         trial_dir = os.path.abspath(trial_dir)
         start = f'{self.prefix}-{trial_id}-'
@@ -294,8 +299,11 @@ class RayScheduler(Scheduler):
                 (j.metadata or {}).get('gml_trial_dir') == trial_dir]
         if not mine:
             return None
-        newest = max(mine, key=lambda j: j.start_time or 0)
-        return newest.submission_id
+        newest = max(mine, key=lambda j: j.start_time or 0).submission_id
+        if self._state(newest) in ACTIVE or \
+                read_exit_code(trial_dir) is not None:
+            return newest
+        return None
 
     def attach(self, job_id, trial_dir):
         if read_exit_code(trial_dir) is not None:
