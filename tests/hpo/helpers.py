@@ -57,3 +57,60 @@ def runs_log(tmp_path):
         event, trial, when = line.split()
         rows.append((event, int(trial), float(when)))
     return rows
+
+
+def task_trials(tmp_path, name='search'):
+    """The trials of task ``name`` in ``tmp_path/search_tasks``, read from
+    its store."""
+    from gml.search.store import TaskStore
+    store = TaskStore(str(tmp_path / 'search_tasks' / name / 'task.db'),
+                      readonly=True)
+    try:
+        return store.trials()
+    finally:
+        store.close()
+
+
+def wait_for_starts(tmp_path, count, timeout=60):
+    """Wait until the trial program has logged ``count`` starts."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len([e for e in runs_log(tmp_path) if e[0] == 'start']) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f'fewer than {count} trials started in {timeout} s')
+
+
+def crash_and_resume(tmp_path, config, count, timeout=120):
+    """Start ``search-run config``, ``kill -9`` it once ``count`` trials
+    have started (they must be RUNNING in the store), then run
+    ``search-run --resume search``; return that run and the trials."""
+    import signal
+    controller = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, 'bin', 'search-run'),
+         str(config)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    wait_for_starts(tmp_path, count)
+    controller.send_signal(signal.SIGKILL)
+    controller.wait()
+    assert [t.state for t in task_trials(tmp_path)] == ['RUNNING'] * count
+    resumed = search('search-run', '--resume', 'search', cwd=tmp_path,
+                     timeout=timeout)
+    return resumed, task_trials(tmp_path)
+
+
+def grid_config(tmp_path, lrs, steps, delay, scheduler):
+    """A grid search over ``lrs`` of the trial program (``steps`` reports,
+    ``delay`` s apart), reward ``acc``; ``scheduler`` holds the keys of the
+    ``scheduler:`` block, one a line."""
+    trial = write_trial(tmp_path)
+    keys = textwrap.indent(textwrap.dedent(scheduler).strip(), '  ')
+    return write_config(tmp_path, (
+        'task:\n'
+        f'  template: "{sys.executable} {trial} lr={{lr}} steps={steps} '
+        f'delay={delay}"\n'
+        '  search_args:\n'
+        f'    lr: {{type: Categorical, data: {list(lrs)}}}\n'
+        'searcher: {type: GridSearcher, reward_attribute: acc}\n'
+        f'scheduler:\n{keys}\n'))

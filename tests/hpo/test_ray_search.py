@@ -8,10 +8,10 @@ import time
 import urllib.request
 
 import pytest
-from gml.search.store import TaskStore
 
 from ..conftest import REPO, free_port
-from .helpers import runs_log, search, write_config, write_trial
+from .helpers import (crash_and_resume, grid_config, runs_log, search,
+                      task_trials, wait_for_starts)
 
 pytestmark = pytest.mark.slow  # about a minute with the head's start
 
@@ -86,38 +86,12 @@ def ray_head():
 
 def _config(tmp_path, address, lrs, steps, delay, stop='', cpus=0.5,
             parallel=3):
-    trial = write_trial(tmp_path)
-    return write_config(tmp_path, f'''
-        task:
-          template: "{sys.executable} {trial} lr={{lr}} steps={steps} delay={delay}"
-          search_args:
-            lr: {{type: Categorical, data: {list(lrs)}}}
-        searcher: {{type: GridSearcher, reward_attribute: acc}}
-        scheduler:
-          type: ray
-          address: {address}
-          parallel_size: {parallel}
-          num_cpus_per_trial: {cpus}
-          {stop}
-        ''')
-
-
-def _trials(tmp_path):
-    store = TaskStore(str(tmp_path / 'search_tasks/search/task.db'),
-                      readonly=True)
-    try:
-        return store.trials()
-    finally:
-        store.close()
-
-
-def _wait_for_starts(tmp_path, count, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len([e for e in runs_log(tmp_path) if e[0] == 'start']) >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f'fewer than {count} trials started in {timeout} s')
+    return grid_config(tmp_path, lrs, steps, delay, f'''
+        type: ray
+        address: {address}
+        parallel_size: {parallel}
+        num_cpus_per_trial: {cpus}
+        {stop}''')
 
 
 def _ray_jobs(address):
@@ -140,14 +114,14 @@ def test_ray_trials_complete_fail_and_get_stopped(ray_head, tmp_path):
     started = time.monotonic()
     controller = _controller(config, tmp_path, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
-    _wait_for_starts(tmp_path, 4)
-    victim = next(t for t in _trials(tmp_path) if t.id == 4)
+    wait_for_starts(tmp_path, 4)
+    victim = next(t for t in task_trials(tmp_path) if t.id == 4)
     from ray.job_submission import JobSubmissionClient
     JobSubmissionClient(ray_head).stop_job(victim.job_id)  # `ray job stop`
     out, _ = controller.communicate(timeout=120)
     print(f'4 trials of 3 s on Ray: {time.monotonic() - started:.1f} s')
     assert controller.returncode == 0, out
-    trials = _trials(tmp_path)
+    trials = task_trials(tmp_path)
     assert [t.state for t in trials] == \
         ['COMPLETED', 'FAILED', 'COMPLETED', 'FAILED']
     # acc = 100 (1 - (lr - 0.1)^2) at the last step
@@ -165,16 +139,8 @@ def test_ray_trials_complete_fail_and_get_stopped(ray_head, tmp_path):
 def test_ray_resume_reattaches_running_jobs(ray_head, tmp_path):
     config = _config(tmp_path, ray_head, lrs=(0.05, 0.1), steps=25,
                      delay=0.2, cpus=1, parallel=2)
-    controller = _controller(config, tmp_path, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    _wait_for_starts(tmp_path, 2)
-    controller.send_signal(signal.SIGKILL)
-    controller.wait()
-    assert [t.state for t in _trials(tmp_path)] == ['RUNNING', 'RUNNING']
-    resumed = search('search-run', '--resume', 'search', cwd=tmp_path,
-                     timeout=120)
+    resumed, trials = crash_and_resume(tmp_path, config, 2)
     assert resumed.returncode == 0, resumed.stderr
-    trials = _trials(tmp_path)
     assert [t.state for t in trials] == ['COMPLETED', 'COMPLETED']
     assert [t.attempts for t in trials] == [1, 1]
     assert trials[1].reward == pytest.approx(100.0)
@@ -187,7 +153,7 @@ def test_ray_time_limit_stops_the_job(ray_head, tmp_path):
                      stop='stop_criterion: {time_limits_per_job: 3}')
     run = search('search-run', str(config), cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
-    trial, = _trials(tmp_path)
+    trial, = task_trials(tmp_path)
     assert trial.state == 'FAILED'
     assert 'exceeded time_limits_per_job (3 s)' in trial.message
     # shutdown waits for Ray to report the stopped job ended

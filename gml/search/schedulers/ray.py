@@ -8,7 +8,7 @@ import re
 import secrets
 import shlex
 import time
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, Optional, Set
 
 from ...errors import ConfigError
 from ...utils.checks import check_number
