@@ -1,5 +1,6 @@
 """Searches on a real Ray cluster: a one-node head started on localhost."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,10 @@ from ..conftest import REPO, free_port
 from .helpers import (crash_and_resume, grid_config, runs_log, search,
                       task_trials, wait_for_starts)
 
-pytestmark = pytest.mark.slow  # about a minute with the head's start
+# Slow: 35-45 s with the head's start. Under pytest-xdist each worker that
+# runs one of these tests starts a head of its own (xdist_group does not
+# group tests with pytest 9 and xdist 3.8 here).
+pytestmark = pytest.mark.slow
 
 
 def _ray_missing():
@@ -82,6 +86,7 @@ def ray_head():
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _config(tmp_path, address, lrs, steps, delay, stop='', cpus=0.5,
