@@ -153,6 +153,33 @@ def test_ray_resume_reattaches_running_jobs(ray_head, tmp_path):
     assert sorted(starts) == [1, 2]  # each job ran exactly once
 
 
+def _parent(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return int(f.read().rsplit(')', 1)[1].split()[1])
+
+
+def test_ray_job_whose_supervisor_dies_is_run_again(ray_head, tmp_path):
+    """Ray fails the job with JOB_SUPERVISOR_ACTOR_DIED (as when its node
+    dies): the trial is lost, not FAILED, and runs again."""
+    config = _config(tmp_path, ray_head, lrs=(0.1, ), steps=10, delay=0.2)
+    controller = _controller(config, tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    wait_for_starts(tmp_path, 1)
+    trial_dir = tmp_path / 'search_tasks/search/trials/1'
+    with open(trial_dir / 'job_id') as f:
+        inner = int(f.read())  # run.sh, run again by its first copy
+    supervisor = _parent(_parent(inner))  # Ray's JobSupervisor actor
+    os.kill(supervisor, signal.SIGKILL)
+    out, _ = controller.communicate(timeout=120)
+    assert controller.returncode == 0, out
+    trial, = task_trials(tmp_path)
+    assert trial.state == 'COMPLETED'
+    assert trial.attempts == 2
+    assert trial.reward == pytest.approx(100.0)
+    assert 'JOB_SUPERVISOR_ACTOR_DIED' in out and 're-queued' in out
+    assert [e for e, t, _ in runs_log(tmp_path)].count('start') == 2
+
+
 def test_ray_time_limit_stops_the_job(ray_head, tmp_path):
     config = _config(tmp_path, ray_head, lrs=(0.1, ), steps=1000, delay=0.1,
                      stop='stop_criterion: {time_limits_per_job: 3}')
