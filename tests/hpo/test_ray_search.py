@@ -153,6 +153,23 @@ def test_ray_resume_reattaches_running_jobs(ray_head, tmp_path):
     assert sorted(starts) == [1, 2]  # each job ran exactly once
 
 
+def test_search_ctl_stop_stops_the_jobs_of_a_dead_controller(ray_head,
+                                                              tmp_path):
+    config = _config(tmp_path, ray_head, lrs=(0.05, 0.1), steps=100,
+                     delay=0.1, cpus=1, parallel=2)
+    controller = _controller(config, tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    wait_for_starts(tmp_path, 2)
+    controller.send_signal(signal.SIGKILL)
+    controller.wait()
+    stop = search('search-ctl', 'stop', '-t', 'search', cwd=tmp_path, timeout=60)
+    assert stop.returncode == 0, stop.stderr
+    assert 'killed 2 trial process(es)' in stop.stdout
+    jobs = _ray_jobs(ray_head)
+    assert [jobs[t.job_id] for t in task_trials(tmp_path)] == \
+        ['STOPPED', 'STOPPED']
+
+
 def _parent(pid):
     with open(f'/proc/{pid}/stat') as f:
         return int(f.read().rsplit(')', 1)[1].split()[1])
