@@ -460,7 +460,8 @@ class Controller:
         reward = reduce_reward(series, self.cfg.optimize_mode,
                                self.cfg.reward_reduce)
         if status.exit_code == 0 and reward is not None:
-            self._end(run.trial.id, TrialState.COMPLETED, None)
+            self._end(run.trial.id, TrialState.COMPLETED,
+                      status.message or None)
             return
         if status.exit_code == 0:
             reason = (f'finished without reporting '

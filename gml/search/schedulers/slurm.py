@@ -336,7 +336,11 @@ class SlurmScheduler(Scheduler):
         may say why (out of memory); a job Slurm reports ended waits
         ``exit_file_grace`` for its exit file, unless Slurm killed it."""
         record = job.record
-        job.restarts = max(job.restarts, record.restarts if record else 0)
+        if record is not None and record.restarts > job.restarts:
+            # Slurm re-queued the job: it counts once its script runs again
+            # (and has moved the cut-short run's files aside)
+            job.restarts = min(record.restarts,
+                               read_starts(job.trial_dir) - 1)
         where = f'slurm job {job_id}'
         state = record.state if record else None
         if code is not None:
@@ -368,10 +372,12 @@ class SlurmScheduler(Scheduler):
             return JobStatus(True, requeued=job.restarts)
         ended = 'is no longer known to Slurm' if state == 'UNKNOWN' \
             else f'ended as {state}'
+        verdict = 'no exit status is known' if record.exit_code is None \
+            else f'its exit status is taken from Slurm ({record.exit_code})'
         message = (f'{where} {ended} but its exit file did not appear in '
                    f'{job.trial_dir} within {self.exit_file_grace:g} s '
-                   '(scheduler.exit_file_grace); is that folder on a '
-                   'filesystem the compute nodes share?')
+                   f'(scheduler.exit_file_grace), so {verdict}; is that '
+                   'folder on a filesystem the compute nodes share?')
         return JobStatus(False, record.exit_code, message,
                          requeued=job.restarts)
 
