@@ -36,12 +36,19 @@ STOP_WAIT_SECONDS = 10.0
 # finds under the entrypoint at that moment; one forked a moment later (a
 # job stopped just as it starts) would be left running. So the script runs
 # itself again in the background and, on SIGTERM or SIGINT, signals the
-# job's whole process group (Ray gives each job its own session).
+# job's whole process group: Ray starts each entrypoint in a session of its
+# own, which the script checks (/proc) before signalling the group; where it
+# cannot, it signals its copy alone.
 STOP_GUARD = (
     'if [ -z "$GML_RAY_INNER" ]; then\n'
-    '  trap \'trap - TERM INT; kill -TERM 0\' TERM INT\n'
+    '  if [ "$(cut -d" " -f5 /proc/$$/stat 2>/dev/null)" = "$$" ]; then\n'
+    '    trap \'trap - TERM INT; kill -TERM 0\' TERM INT\n'
+    '  else\n'
+    '    trap \'kill -TERM $copy 2>/dev/null; exit 143\' TERM INT\n'
+    '  fi\n'
     '  GML_RAY_INNER=1 bash "$0" &\n'
-    '  wait $!\n'
+    '  copy=$!\n'
+    '  wait $copy\n'
     '  exit $?\n'
     'fi\n'
     'unset GML_RAY_INNER\n')
