@@ -339,7 +339,7 @@ def chaos(args):
                                     stderr=subprocess.PIPE)
             if kills < args.kills:
                 try:
-                    proc.wait(rng.uniform(0.05, 0.8))
+                    proc.wait(rng.uniform(0.05, 0.6))
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
@@ -389,7 +389,9 @@ def chaos(args):
         unfinished_runs=sum(r[2] is None for rs in runs.values() for r in rs),
         concurrent_runs_of_one_trial=overlaps, reruns=reruns,
         attempts={n: sum(t.attempts == n for t in trials)
-                  for n in sorted({t.attempts for t in trials})})
+                  for n in sorted({t.attempts for t in trials})},
+        run_again_not_killed=sum(t.attempts > 1 and t.id not in killed
+                                 for t in trials))
 
 
 def main():
