@@ -101,7 +101,8 @@ BAD_CONFIGS = {
     'scheduler': ('task: {template: "t {lr}", search_args: {lr: {type: '
                   'Categorical, data: [1]}}}\nscheduler: {type: pbs}\n',
                   "scheduler.type: unknown scheduler 'pbs'; expected one of "
-                  "['LocalScheduler', 'SlurmScheduler', 'local', 'slurm']"),
+                  "['LocalScheduler', 'RayScheduler', 'SlurmScheduler', "
+                  "'local', 'ray', 'slurm']"),
     'placeholder': ('task: {template: "t {lr} {wd}", search_args: {lr: '
                     '{type: Categorical, data: [1]}}}\n',
                     'task.template: placeholder {wd} is not a search arg '
