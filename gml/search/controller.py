@@ -10,6 +10,7 @@ re-queued with the same parameters. No trial runs twice at once, and
 """
 import os
 import shutil
+import socket
 import sys
 import time
 from collections import deque
@@ -187,6 +188,7 @@ class Controller:
                                     created=time.time(), elapsed=0.0)
             self.store.set_meta(state=TaskState.RUNNING,
                                 controller_pid=os.getpid(),
+                                controller_host=socket.gethostname(),
                                 heartbeat=time.time())
             if os.path.exists(self.task.stop_file):
                 os.remove(self.task.stop_file)

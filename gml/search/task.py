@@ -81,6 +81,14 @@ class TaskDir:
             fcntl.flock(handle, fcntl.LOCK_UN)
         return False
 
+    def lock_owner(self) -> Optional[int]:
+        """The pid the lock holder wrote (None if none is written)."""
+        try:
+            with open(os.path.join(self.path, 'controller.lock')) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
     def unlock(self) -> None:
         if self._lock_file is not None:
             self._lock_file.close()

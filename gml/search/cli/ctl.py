@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import socket
 import sys
 import time
 
@@ -80,11 +81,45 @@ def open_task(name, root):
     return task, store, cfg
 
 
-def task_state(task, meta) -> str:
+#: a controller on another host is taken as alive while its heartbeat
+#: (every 2 s) is younger than this (a lock is not seen across hosts)
+ALIVE_SECONDS = 30.0
+
+
+def controller_alive(task, meta) -> bool:
+    """True while a controller runs the task: it holds the task's lock, or
+    (on another host, where the lock may not be visible) its heartbeat is
+    fresh."""
     if task.is_locked():
+        return True
+    other_host = meta.get('controller_host') not in (None,
+                                                     socket.gethostname())
+    return other_host and meta.get('state') == TaskState.RUNNING and \
+        time.time() - meta.get('heartbeat', 0) < ALIVE_SECONDS
+
+
+def task_state(task, meta) -> str:
+    if controller_alive(task, meta):
         return TaskState.RUNNING
     state = meta.get('state', 'UNKNOWN')
     return TaskState.INTERRUPTED if state == TaskState.RUNNING else state
+
+
+def controller_line(task, meta) -> str:
+    """Whether the task's controller is alive, where, and its heartbeat."""
+    if 'controller_pid' not in meta:
+        return 'not started'
+    where = f"pid {meta['controller_pid']}"
+    if meta.get('controller_host'):
+        where += f" on {meta['controller_host']}"
+    age = time.time() - meta.get('heartbeat', 0)
+    beat = f'last heartbeat {age:.0f} s ago'
+    if controller_alive(task, meta):
+        return f'{where}, alive ({beat})'
+    if meta.get('state') == TaskState.RUNNING:
+        return (f'{where}, not running ({beat}); `search-run --resume '
+                f'{task.name}` continues the task')
+    return f'{where}, ended ({beat})'
 
 
 def cmd_list(args) -> None:
@@ -121,6 +156,7 @@ def cmd_show(args) -> None:
         f'task:      {task.name} ({task.path})',
         f'state:     {task_state(task, meta)}'
         + (f" ({meta['stop_reason']})" if meta.get('stop_reason') else ''),
+        f'controller: {controller_line(task, meta)}',
         f'template:  {cfg.template}',
         f'search:    {", ".join(cfg.search_args)}',
         f"searcher:  {cfg.searcher_cfg['type']} ({cfg.optimize_mode} "

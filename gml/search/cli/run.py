@@ -4,6 +4,7 @@ Examples:
   search-run configs/gridsearch/search_config.yaml
   search-run configs/hpo/random/search_config.yaml --name lr-random
   search-run --resume lr-random            # after a crash, kill -9 or stop
+  search-run CONFIG --detach               # survives logging out
   search-ctl show -t lr-random
   search-run configs/hpo/random/search_config.yaml   # task "random"
 
@@ -18,7 +19,8 @@ import argparse
 import os
 import shutil
 import sys
-from typing import TextIO
+import time
+from typing import Optional, TextIO
 
 from ...errors import ConfigError
 from ...utils.cli import run_cli
@@ -51,6 +53,10 @@ def parse_args(argv=None):
                         help='continue the task NAME with its saved config')
     parser.add_argument('--root', help='folder of the tasks (default '
                         'search_tasks)')
+    parser.add_argument('--detach', action='store_true',
+                        help='run the controller in the background, '
+                        'detached from this terminal and login session '
+                        '(its output goes to the task\'s controller.log)')
     parser.add_argument('--poll-interval', type=float, default=0.05,
                         help='seconds between polls of running trials')
     parser.add_argument('--status-every', type=float, metavar='SECONDS',
@@ -90,6 +96,11 @@ def main(argv=None) -> int:
         shutil.copyfile(args.config, task.config_copy)
         with open(task.source_file, 'w') as f:
             f.write(os.path.abspath(args.config) + '\n')
+    if args.detach:
+        code = detach(task)
+        if code is not None:  # the parent: the controller runs on
+            return code
+        components = build_components(cfg, task.name)  # the child's own
     console = terminal_console(sys.stdout)
     with open(os.path.join(task.path, 'controller.log'), 'a') as log:
         out = Tee(sys.stdout, log)
@@ -128,6 +139,52 @@ def main(argv=None) -> int:
             summary += '; no trial completed'
         print(summary, file=out, flush=True)
     return 0
+
+
+DETACH_WAIT_SECONDS = 30.0
+
+
+def detach(task) -> Optional[int]:
+    """Fork the controller into its own session, away from the terminal.
+
+    Returns None in the child (which goes on to run the task, its output
+    in ``controller.out``) and, in the parent, the exit status once the
+    child holds the task's lock (0) or has died trying (1, with its
+    output).
+    """
+    out_path = os.path.join(task.path, 'controller.out')
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        os.close(null)
+        return None
+    deadline = time.monotonic() + DETACH_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        ended, status = os.waitpid(pid, os.WNOHANG)
+        if ended:
+            with open(out_path, errors='replace') as f:
+                sys.stderr.write(f.read())
+            return 1 if os.waitstatus_to_exitcode(status) == 0 else \
+                os.waitstatus_to_exitcode(status)
+        if task.lock_owner() == pid and task.is_locked():
+            print(f'search-run: task {task.name!r} runs in the background '
+                  f'(controller pid {pid}); follow it with `search-ctl show '
+                  f'-t {task.name}` or `search-ctl log -t {task.name}`, stop '
+                  f'it with `search-ctl stop -t {task.name}`')
+            return 0
+        time.sleep(0.1)
+    print(f'search-run: the background controller (pid {pid}) has not '
+          f'started task {task.name!r} within {DETACH_WAIT_SECONDS:g} s; '
+          f'see {out_path}', file=sys.stderr)
+    return 1
 
 
 #: config file names that say nothing of the search: such a task is named
