@@ -185,6 +185,11 @@ def test_local_find_knows_a_launch_from_its_process_or_its_exit(tmp_path):
         script = tmp_path / 'run.sh'
         script.write_text('sleep 30\n')  # has not written job_id yet
         proc = subprocess.Popen(['bash', str(script)], start_new_session=True)
+        deadline = time.monotonic() + 10  # until the child runs the script
+        while str(script).encode() not in open(
+                f'/proc/{proc.pid}/cmdline', 'rb').read() and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
         try:
             job_id = scheduler.find(1, str(tmp_path))
             assert json.loads(job_id) == {'pid': proc.pid, 'gpus': []}
@@ -266,3 +271,23 @@ def test_resume_records_a_launch_the_controller_died_before_recording(
     assert done.started == pytest.approx(written, abs=1e-3)
     assert [event for event, _, _ in runs_log(tmp_path)] == ['start', 'end']
     assert SCRIPT_FILE == 'run.sh'
+
+
+def test_search_run_ends_with_the_same_limited_table(tmp_path):
+    """25 trials: the final table of search-run lists the best 20 (acc =
+    the trial's number) and says how to see the other 5."""
+    from .helpers import search, write_config
+    config = write_config(tmp_path, '''
+        task:
+          template: "echo '{{\\"step\\": 1, \\"acc\\": {i}}}' > $GML_SEARCH_METRICS"
+          search_args: {i: {type: Int, lower: 1, upper: 26}}  # 1..25
+        scheduler: {parallel_size: 4}
+        ''')
+    run = search('search-run', str(config), cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines()
+            if line.split() and line.split()[1:2] == ['COMPLETED']]
+    assert [int(r[0]) for r in rows] == list(range(25, 5, -1))
+    assert ('listed: the 20 best by acc; 5 of the 25 trials not listed '
+            '(`search-ctl show -t search --all` lists every trial)') in \
+        run.stdout

@@ -23,8 +23,8 @@ import time
 from ...errors import ConfigError
 from ...utils.cli import run_cli
 from ..store import TaskState, TrialState
+from .tables import SHOW_LIMIT, listed_trials
 
-SHOW_LIMIT = 20  # trials `search-ctl show` lists without --all
 
 
 def parse_args(argv=None):
@@ -170,17 +170,8 @@ def cmd_show(args) -> None:
             for state, n in sorted(counts.items())) + ')' if total else ''),
         '']
     best = next(iter(store.best_trials(1, cfg.optimize_mode)), None)
-    if args.all or total <= args.limit:
-        trials, after = store.trials(), ['']
-    else:  # the best N, then the running ones
-        trials = store.best_trials(args.limit, cfg.optimize_mode)
-        running = store.trials([TrialState.RUNNING])
-        after = ['', f'listed: the {len(trials)} best by '
-                 f'{cfg.reward_attribute}'
-                 + (f', then the {len(running)} running' if running else '')
-                 + f'; {total - len(trials) - len(running)} of the {total} '
-                 'trials not listed (--all lists every trial)']
-        trials += running
+    trials, note = listed_trials(store, cfg, None if args.all else args.limit)
+    after = ['', note] if note else ['']
     after.append(f'best: trial {best.id}, {cfg.reward_attribute} = '
                  f'{best.reward:.4g}, params {json.dumps(best.params)}'
                  if best else 'best: no trial completed yet')

@@ -74,8 +74,7 @@ def main(argv=None) -> int:
     from ..config import check_task_name, load_search_config
     from ..controller import Controller, StatusLines, build_components
     from ..task import TaskDir
-    from .tables import (best_trial, terminal_console, trials_rich_table,
-                         trials_table)
+    from .tables import terminal_console, trials_rich_table, trials_table
     args = parse_args(argv)
     if args.resume is not None:
         task = TaskDir(check_task_name(args.resume), args.root)
@@ -119,16 +118,18 @@ def main(argv=None) -> int:
         else:
             with view:
                 state = controller.run(resume=args.resume is not None)
-        trials = controller_trials(task)
-        best = best_trial(trials, cfg.optimize_mode)
+        trials, note, best = controller_trials(task, cfg)
         table = trials_table(trials, cfg.reward_attribute)
+        note = f'\n{note}' if note else ''
         if console is None:
-            print('\n' + table, file=out)
+            print('\n' + table + note, file=out)
         else:
-            print('\n' + table, file=log)
+            print('\n' + table + note, file=log)
             console.print()
             console.print(trials_rich_table(trials, cfg.reward_attribute,
                                             best))
+            if note:
+                console.print(note.strip(), highlight=False, markup=False)
         summary = f'\nsearch-run: task {task.name!r} {state}'
         if controller.stop_reason:
             summary += f' ({controller.stop_reason})'
@@ -219,11 +220,18 @@ def task_clash(task, config: str) -> str:
             'this config as a new task with --name NAME')
 
 
-def controller_trials(task):
+def controller_trials(task, cfg):
+    """The trials the final table lists, the note of those it leaves out,
+    and the best trial."""
     from ..store import TaskStore
+    from .tables import listed_trials
     store = TaskStore(task.db, readonly=True)
     try:
-        return store.trials()
+        trials, note = listed_trials(
+            store, cfg, more=f'`search-ctl show -t {task.name} --all` lists '
+            'every trial')
+        return trials, note, next(iter(store.best_trials(
+            1, cfg.optimize_mode)), None)
     finally:
         store.close()
 

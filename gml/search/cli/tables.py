@@ -5,7 +5,6 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from ..optimize_mode import OptimizeMode
 from ..store import Trial, TrialState
 
 # a colour per trial state in the rich tables
@@ -121,7 +120,26 @@ def print_table(headers: Sequence[str], rows: List[Sequence[Any]],
         console.print(rich_table(headers, rows, **rich_options))
 
 
-def best_trial(trials: List[Trial], mode: OptimizeMode) -> Optional[Trial]:
-    done = [t for t in trials
-            if t.state == TrialState.COMPLETED and t.reward is not None]
-    return mode.best(done, key=lambda t: t.reward)
+#: trials a table lists before it keeps to the best ones
+SHOW_LIMIT = 20
+
+
+def listed_trials(store, cfg, limit: Optional[int] = SHOW_LIMIT,
+                  more: str = '--all lists every trial'):
+    """The trials a table lists, and a note of what it left out (or None).
+
+    Up to ``limit`` trials (None: no limit) every trial is listed; beyond,
+    the best ``limit`` by the reward, then the running ones, and the note
+    says how many are hidden and how to see them (``more``).
+    """
+    from ..store import TrialState
+    total = store.count_trials()
+    if limit is None or total <= limit:
+        return store.trials(), None
+    trials = store.best_trials(limit, cfg.optimize_mode)
+    running = store.trials([TrialState.RUNNING])
+    note = (f'listed: the {len(trials)} best by {cfg.reward_attribute}'
+            + (f', then the {len(running)} running' if running else '')
+            + f'; {total - len(trials) - len(running)} of the {total} '
+            f'trials not listed ({more})')
+    return trials + running, note
