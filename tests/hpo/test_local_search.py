@@ -12,7 +12,8 @@ import pytest
 from gml.search.store import TaskStore
 
 from ..conftest import REPO
-from .helpers import runs_log, search, write_config, write_trial
+from .helpers import (runs_log, search, task_trials, write_config,
+                      write_trial)
 
 
 def _config(tmp_path, searcher='GridSearcher', parallel=2, steps=(3, ),
@@ -33,15 +34,6 @@ def _config(tmp_path, searcher='GridSearcher', parallel=2, steps=(3, ),
         ''')
 
 
-def _trials(tmp_path, name='search'):
-    store = TaskStore(str(tmp_path / 'search_tasks' / name / 'task.db'),
-                      readonly=True)
-    try:
-        return store.trials()
-    finally:
-        store.close()
-
-
 def _max_concurrency(events):
     running, peak = 0, 0
     for event, _, _ in sorted(events, key=lambda e: (e[2], e[0] == 'start')):
@@ -54,7 +46,7 @@ def test_grid_search_runs_every_point_and_records_failures(tmp_path):
     config = _config(tmp_path)
     run = search('search-run', str(config), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    trials = _trials(tmp_path)
+    trials = task_trials(tmp_path)
     assert [t.params['lr'] for t in trials] == [0.05, 0.1, 0.2, 0.3]
     states = [t.state for t in trials]
     assert states == ['COMPLETED', 'COMPLETED', 'COMPLETED', 'FAILED']
@@ -70,7 +62,7 @@ def test_grid_search_runs_every_point_and_records_failures(tmp_path):
     again = search('search-run', str(config), cwd=tmp_path)
     assert again.returncode == 2
     assert "task 'search' already exists" in again.stderr
-    assert len(_trials(tmp_path)) == 4
+    assert len(task_trials(tmp_path)) == 4
 
 
 def test_ctl_show_list_log_export_plot(tmp_path):
@@ -148,7 +140,7 @@ def test_time_limit_per_job_kills_the_whole_process_tree(tmp_path):
     run = search('search-run', str(config), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert time.monotonic() - start < 20
-    trial, = _trials(tmp_path)
+    trial, = task_trials(tmp_path)
     assert trial.state == 'FAILED'
     assert 'exceeded time_limits_per_job (1.5 s)' in trial.message
     child = int((tmp_path / 'child1.pid').read_text())
@@ -168,7 +160,7 @@ def test_max_reward_stops_the_task(tmp_path):
                      extra_sched='stop_criterion: {max_reward: 99.9}')
     run = search('search-run', str(config), cwd=tmp_path)
     assert run.returncode == 0
-    assert [t.state for t in _trials(tmp_path)] == ['COMPLETED']
+    assert [t.state for t in task_trials(tmp_path)] == ['COMPLETED']
     assert 'max_reward 99.9 reached by trial 1' in run.stdout
 
 
@@ -187,13 +179,13 @@ def test_kill_9_then_resume_loses_nothing_and_runs_nothing_twice(tmp_path):
         time.sleep(0.05)
     controller.send_signal(signal.SIGKILL)
     controller.wait()
-    before = {t.id: t.state for t in _trials(tmp_path)}
+    before = {t.id: t.state for t in task_trials(tmp_path)}
     assert 'RUNNING' in before.values()
     show = search('search-ctl', 'show', '-t', 'search', cwd=tmp_path)
     assert 'state:     INTERRUPTED' in show.stdout
     resumed = search('search-run', '--resume', 'search', cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    trials = _trials(tmp_path)
+    trials = task_trials(tmp_path)
     assert [t.id for t in trials] == [1, 2, 3, 4, 5]  # max_tries held
     assert [t.params['lr'] for t in trials] == [0.05, 0.1, 0.15, 0.2, 0.25]
     assert all(t.state == 'COMPLETED' for t in trials)
@@ -224,7 +216,7 @@ def test_resume_requeues_trials_whose_process_is_gone(tmp_path):
     os.killpg(victim, signal.SIGKILL)  # as if the machine had rebooted
     resumed = search('search-run', '--resume', 'search', cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    trials = _trials(tmp_path)
+    trials = task_trials(tmp_path)
     assert [t.state for t in trials] == ['COMPLETED'] * 3
     assert [t.attempts for t in trials] == [1, 2, 1]
     assert trials[1].params == dict(lr=0.1, steps=30)
@@ -245,6 +237,6 @@ def test_ctl_stop_ends_a_running_task(tmp_path):
     out, _ = controller.communicate(timeout=30)
     assert controller.returncode == 0
     assert "STOPPED (stopped by search-ctl stop)" in out
-    trials = _trials(tmp_path)
+    trials = task_trials(tmp_path)
     assert [t.state for t in trials] == ['STOPPED', 'STOPPED']
     assert not any(e == 'end' for e, _, _ in runs_log(tmp_path))
