@@ -4,7 +4,9 @@ numba load only when a curve-fitting prediction runs."""
 from ..registry import ASSESSORS
 from .base import Assessor
 from .curve_fitting import CurveFittingAssessor
+from .hyperband import HyperbandAssessor, SuccessiveHalvingAssessor
 from .median_stop import MedianStopAssessor
 
 __all__ = ['Assessor', 'ASSESSORS', 'CurveFittingAssessor',
-           'MedianStopAssessor']
+           'HyperbandAssessor', 'MedianStopAssessor',
+           'SuccessiveHalvingAssessor']

@@ -1,0 +1,150 @@
+"""Asynchronous successive halving and Hyperband: decisions checked against
+hand-computed rungs, and a real search whose early stops are predictable."""
+from collections import Counter
+
+import pytest
+
+from gml.errors import ConfigError
+from gml.search.assessors import (CurveFittingAssessor, HyperbandAssessor,
+                                  SuccessiveHalvingAssessor)
+
+from .helpers import grid_config, search, task_trials
+
+
+def test_rungs_lie_at_min_times_eta_powers_below_max():
+    assert SuccessiveHalvingAssessor(max_resource=27).rungs == [1, 3, 9]
+    assert SuccessiveHalvingAssessor(min_resource=2, max_resource=20,
+                                     reduction_factor=2).rungs == [2, 4, 8, 16]
+    assert SuccessiveHalvingAssessor(
+        max_resource=27, min_early_stopping_rate=1).rungs == [3, 9]
+
+
+def test_a_trial_goes_on_while_among_the_best_n_over_eta_at_its_rung():
+    """η = 3, rung 1: the k-th arrival goes on if fewer than max(1, k // 3)
+    recorded values beat it (by hand, below)."""
+    asha = SuccessiveHalvingAssessor(max_resource=9)
+    arrivals = [(1, 0.5, True),    # alone: the best of 1
+                (2, 0.4, False),   # 2 values, top 1: 0.5 beats it
+                (3, 0.6, True),    # 3 values, top 1: the best
+                (4, 0.55, False),  # 4 values, top 1: 0.6 beats it
+                (5, 0.7, True),    # 5 values, top 1: the best
+                (6, 0.65, True),   # 6 values, top 2: only 0.7 beats it
+                (7, 0.52, False)]  # 7 values, top 2: 0.7, 0.65, 0.6, 0.55
+    for trial, value, go_on in arrivals:
+        assert asha.assess(trial, [value]) is go_on, trial
+    # rung 3 (values at index 2): trial 5 first, then trial 6 worse
+    assert asha.assess(5, [0.7, 0.8, 0.9]) is True
+    assert asha.assess(6, [0.65, 0.7, 0.85]) is False
+    # nothing new to judge between rungs
+    assert asha.assess(3, [0.6, 0.1]) is True
+
+
+def test_minimize_reverses_the_order():
+    asha = SuccessiveHalvingAssessor(optimize_mode='minimize', max_resource=9)
+    assert asha.assess(1, [0.5]) is True
+    assert asha.assess(2, [0.6]) is False  # a larger loss
+    assert asha.assess(3, [0.3]) is True
+
+
+def test_several_rungs_crossed_at_once_and_a_nan_is_stopped():
+    asha = SuccessiveHalvingAssessor(max_resource=27)
+    assert asha.assess(1, [0.5, 0.6, 0.7]) is True      # rungs 1 and 3
+    assert asha.assess(2, [0.6, 0.6, 0.6]) is False     # worse at rung 3
+    assert asha.assess(3, [float('nan')]) is False
+
+
+def test_resume_replay_records_ended_trials_at_their_rungs():
+    """trial_end (the replay of ended trials) fills the rungs the same way
+    arrivals did, so decisions after a restart are the same."""
+    live, replayed = (SuccessiveHalvingAssessor(max_resource=9)
+                      for _ in range(2))
+    histories = {1: [0.5, 0.6, 0.7], 2: [0.4], 3: [0.6, 0.7, 0.8]}
+    for trial, history in histories.items():
+        live.assess(trial, history)
+        live.trial_end(trial, history, completed=True)
+        replayed.trial_end(trial, history, completed=True)
+    assert live.bracket.rungs.values == replayed.bracket.rungs.values
+    assert live.assess(4, [0.55]) is replayed.assess(4, [0.55]) is False
+
+
+def test_hyperband_brackets_follow_hyperbands_sizes_and_are_stable():
+    """min 1, max 27, η 3: s_max 3, bracket weights 27, 12, 6, 4 (trials
+    per bracket in Hyperband's table), the last bracket never stops a
+    trial; a trial's bracket depends only on its id and the seed."""
+    band = HyperbandAssessor(max_resource=27)
+    assert band.weights == [27, 12, 6, 4]
+    assert [b.rungs.resources for b in band.brackets] == [
+        [1, 3, 9], [3, 9], [9], []]
+    counts = Counter(band.bracket_index(t) for t in range(1, 49001))
+    for index, weight in enumerate(band.weights):
+        assert counts[index] / 49000 == pytest.approx(weight / 49, abs=0.01)
+    again = HyperbandAssessor(max_resource=27)
+    assert [again.bracket_index(t) for t in range(1, 200)] == \
+        [band.bracket_index(t) for t in range(1, 200)]
+    other = HyperbandAssessor(max_resource=27, seed=1)
+    assert [other.bracket_index(t) for t in range(1, 200)] != \
+        [band.bracket_index(t) for t in range(1, 200)]
+    last = next(t for t in range(1, 1000) if band.bracket_index(t) == 3)
+    assert band.assess(last, [0.0] * 27) is True
+
+
+def test_hyperband_trials_compete_only_within_their_bracket():
+    band = HyperbandAssessor(max_resource=9)  # brackets [1, 3], [3], []
+    first = [t for t in range(1, 100) if band.bracket_index(t) == 0][:2]
+    second = next(t for t in range(1, 100) if band.bracket_index(t) == 1)
+    assert band.assess(first[0], [0.9]) is True
+    assert band.assess(second, [0.1, 0.1, 0.1]) is True  # alone at rung 3
+    assert band.assess(first[1], [0.5]) is False
+
+
+def test_predicted_final_values_rank_trials_at_a_rung():
+    """predict: curve_fitting ranks by the value the curve up to the rung
+    predicts at max_resource (CurveFittingAssessor's model)."""
+    asha = SuccessiveHalvingAssessor(max_resource=20, min_resource=6,
+                                     predict='curve_fitting')
+    curve = [40 + 50 * (1 - 0.8 ** k) for k in range(1, 10)]
+    model = CurveFittingAssessor(start_step=1, epoch_num=20)
+    expected = model.predict(curve[:6])
+    assert expected is not None and expected > curve[5]
+    assert asha.value_at(curve, 6) == expected
+
+
+@pytest.mark.parametrize('config, message', [
+    (dict(max_resource=1), 'scheduler.assessor.max_resource: expected more '
+     'than min_resource (1), found 1'),
+    (dict(reduction_factor=1), 'scheduler.assessor.reduction_factor: '
+     'expected an integer >= 2, found 1'),
+    (dict(predict='curve_fitting'), 'scheduler.assessor.predict: '
+     'curve_fitting predicts the value at max_resource; give '
+     'scheduler.assessor.max_resource'),
+    (dict(predict='lstm'), "scheduler.assessor.predict: expected "
+     "curve_fitting or nothing, found 'lstm'"),
+])
+def test_bad_keys_are_one_line(config, message):
+    with pytest.raises(ConfigError) as err:
+        SuccessiveHalvingAssessor(**config)
+    assert str(err.value) == message
+    with pytest.raises(ConfigError) as err:
+        HyperbandAssessor()
+    assert 'scheduler.assessor.max_resource: Hyperband needs' in \
+        str(err.value)
+
+
+def test_an_asha_search_stops_the_trials_the_rule_says(tmp_path):
+    """One trial at a time, η 2, rungs 1, 2, 4, 8; the reward at every step
+    is proportional to 1 - (lr - 0.1)^2, so by hand: lr 0.1 runs to the
+    end; 0.2, 0.15, 0.05 and 0.3 stop at rung 1; 0.12 (second best of 4)
+    passes rung 1 and stops at rung 2 behind 0.1."""
+    lrs = (0.1, 0.2, 0.15, 0.12, 0.05, 0.3)
+    config = grid_config(tmp_path, lrs, steps=9, delay=0.15, scheduler='''
+        type: local
+        parallel_size: 1
+        assessor: {type: asha, max_resource: 9, reduction_factor: 2}
+        ''')
+    run = search('search-run', str(config), cwd=tmp_path, timeout=180)
+    assert run.returncode == 0, run.stderr
+    trials = task_trials(tmp_path)
+    assert [t.state for t in trials] == ['COMPLETED'] + ['EARLY_STOPPED'] * 5
+    assert trials[0].reward == pytest.approx(100.0)
+    steps = int(trials[3].message.split('after ')[1].split()[0])
+    assert 2 <= steps < 9  # judged at rung 2, stopped before the end
