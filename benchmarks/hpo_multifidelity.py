@@ -1,0 +1,427 @@
+"""Multi-fidelity searches replayed on real digits learning curves.
+
+Usage: nice -n 10 python benchmarks/hpo_multifidelity.py [--seeds 10]
+           [--workers 4] [--horizon SECONDS] [--targets 0.99,0.995]
+           [--methods random,random+median,...] [--data PATH]
+
+Reads the tabular benchmark ``benchmarks/data/digits_tabular.json`` (made by
+benchmarks/make_digits_tabular.py: per configuration of lr, width, weight
+decay and batch size, the validation accuracy after each of its epochs and
+the seconds an epoch of it costs) and replays searches against it on a
+simulated wall clock with ``--workers`` parallel workers. The simulation is
+event driven: a running trial advances one epoch at a time, each epoch
+costing its configuration's seconds per epoch; after every epoch the trial
+reports that epoch's accuracy and the assessor judges the reward history as
+gml's controller does (``assess`` whenever a new step arrives; False stops
+the trial at once: EARLY_STOPPED, reward its last value, which the searcher
+observes, then ``trial_end``); a trial that trains all its epochs
+completes (reward its final value). A freed worker asks the searcher for a
+new configuration at that same simulated instant. Searcher and assessor
+time is not charged to the clock.
+
+Search space: gml spaces over the table's own parameters, ``lr`` and
+``weight_decay`` as log-scaled ``Real`` over the table's range,
+``base_channels`` and ``batch_size`` as ``Categorical`` over the table's
+values. A suggestion is trained as the nearest configuration of the table
+in normalised log space (each parameter's log mapped to [0, 1] over the
+table's range; the nearest by Euclidean distance, the first of equals).
+This lets TPE (gml's and Optuna's) model how accuracy depends on lr and
+width, which a ``Categorical`` over the table's row numbers would hide (the
+rows are in random order, so TPE would see unrelated categories). Nearest
+neighbours are drawn with replacement: a suggestion near an already trained
+configuration trains that one again, paying its time again, as a real
+search in a continuous space would train a close neighbour.
+
+The searcher is told the parameters it suggested (not the snapped ones), as
+the controller tells it ``trial.params``.
+
+Methods (gml components built from config dicts through the registries, as
+the controller builds them): ``random`` (no early stopping),
+``random+median`` (MedianStopAssessor, its defaults), ``random+asha``,
+``random+hyperband`` (min_resource 1, max_resource = the table's epochs,
+reduction_factor 3), ``random+asha_cf`` (asha with ``predict:
+curve_fitting``), ``tpe+hyperband`` and ``tpe+asha`` (gml's TPESearcher, its
+defaults), and ``optuna`` (Optuna's TPESampler, its defaults with the seed,
+and its HyperbandPruner with the same min/max resource and reduction factor,
+driven by ask/tell with ``trial.report`` and ``trial.should_prune`` after
+every epoch on the same clock; a pruned trial is told PRUNED). Each method
+runs ``--seeds`` seeds (searcher, Hyperband bracket draw and curve fitting
+seeded with the seed) up to ``--horizon`` simulated seconds.
+
+Figures, per method, medians over the seeds:
+
+- ``time_to_target``: the simulated seconds until some trial reports an
+  accuracy of at least ``target × best final accuracy of the table`` (the
+  accuracy after the last epoch, best over the configurations), for each of
+  ``--targets``; a seed that does not get there within the horizon counts as
+  never (the median is null when more than half never do). The accuracy a
+  trial reports at any epoch counts (a checkpoint of that epoch has it), as
+  in the ASHA paper's "best intermediate" incumbent; ``completed_time_to_
+  target`` counts completed trials' final accuracy only (what a user who
+  keeps only fully trained models gets).
+- ``best_at``: the best accuracy reported by then at budgets of 25%, 50%,
+  100% and 200% of the median time plain ``random`` needs to reach the first
+  target (and at the horizon).
+- ``epochs_to_target`` / ``trials_to_target``: epochs trained (all workers)
+  and trials started until the first target is reached;
+  ``epochs_in_horizon``, ``trials_in_horizon``, ``stopped_share``.
+
+Prints one JSON line; progress goes to stderr.
+"""
+import argparse
+import heapq
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+DATA = os.path.join(REPO, 'benchmarks', 'data', 'digits_tabular.json')
+PARAMS = ('lr', 'base_channels', 'weight_decay', 'batch_size')
+LOG_REAL = ('lr', 'weight_decay')          # Real(log=True) spaces
+BUDGET_FRACTIONS = (0.25, 0.5, 1.0, 2.0)
+
+
+# -- the table ----------------------------------------------------------------
+class Table:
+    """Learning curves of configurations: ``configs[i]`` (a dict of
+    PARAMS), ``curves[i]`` (accuracy after each epoch, all the same
+    length) and ``seconds[i]`` (simulated seconds of one epoch)."""
+
+    def __init__(self, configs, curves, seconds):
+        import numpy as np
+        if not configs or not len(configs) == len(curves) == len(seconds):
+            raise ValueError('a table needs as many configs, curves and '
+                             'seconds, at least one')
+        self.configs = [dict(c) for c in configs]
+        self.curves = [[float(v) for v in c] for c in curves]
+        self.seconds = [float(s) for s in seconds]
+        self.epochs = len(self.curves[0])
+        if any(len(c) != self.epochs for c in self.curves):
+            raise ValueError('every curve needs the same number of epochs')
+        self.best_final = max(c[-1] for c in self.curves)
+        # Normalised log coordinates of every configuration.
+        logs = np.log([[float(c[p]) for p in PARAMS] for c in self.configs])
+        self.low, self.high = logs.min(axis=0), logs.max(axis=0)
+        self.span = np.where(self.high > self.low, self.high - self.low, 1.0)
+        self.points = (logs - self.low) / self.span
+
+    @classmethod
+    def load(cls, path=DATA):
+        with open(path) as f:
+            data = json.load(f)
+        runs = sorted(data['runs'], key=lambda r: r['index'])
+        return cls([r['config'] for r in runs], [r['val_top1'] for r in runs],
+                   [r['seconds_per_epoch'] for r in runs])
+
+    def space(self):
+        """gml spaces over the table's parameters."""
+        from gml.space import Categorical, Real
+        space = {}
+        for name in PARAMS:
+            values = sorted({c[name] for c in self.configs})
+            if name in LOG_REAL:
+                space[name] = Real(float(values[0]), float(values[-1]),
+                                   log=True)
+            else:
+                space[name] = Categorical(values)
+        return space
+
+    def nearest(self, params):
+        """Index of the configuration nearest to ``params`` in normalised
+        log space (the first of equals)."""
+        import numpy as np
+        point = (np.log([float(params[p]) for p in PARAMS]) - self.low) \
+            / self.span
+        return int(np.argmin(((self.points - point) ** 2).sum(axis=1)))
+
+
+# -- the methods ------------------------------------------------------------------
+def method_configs(epochs):
+    """name -> (searcher config, assessor config or None), or 'optuna'."""
+    rungs = dict(min_resource=1, max_resource=epochs, reduction_factor=3)
+    random = dict(type='random')
+    tpe = dict(type='tpe')
+    return {
+        'random': (random, None),
+        'random+median': (random, dict(type='MedianStopAssessor')),
+        'random+asha': (random, dict(type='asha', **rungs)),
+        'random+hyperband': (random, dict(type='hyperband', **rungs)),
+        'random+asha_cf': (random, dict(type='asha', predict='curve_fitting',
+                                        **rungs)),
+        'tpe+hyperband': (tpe, dict(type='hyperband', **rungs)),
+        'tpe+asha': (tpe, dict(type='asha', **rungs)),
+        'optuna': 'optuna',
+    }
+
+
+class GmlDriver:
+    """A gml searcher and assessor (or None), called as the controller
+    calls them."""
+
+    def __init__(self, searcher, assessor=None):
+        self.searcher = searcher
+        self.assessor = assessor
+
+    @classmethod
+    def build(cls, table, searcher_cfg, assessor_cfg, seed):
+        """Build both from config dicts through the registries."""
+        from gml.search import assessors, searchers  # noqa: F401 (register)
+        from gml.search.registry import ASSESSORS, SEARCHERS
+        searcher = SEARCHERS.build(dict(searcher_cfg, seed=seed),
+                                   'searcher', space=table.space())
+        assessor = None
+        if assessor_cfg is not None:
+            cfg = dict(assessor_cfg)
+            if cfg['type'] == 'hyperband' or cfg.get('predict'):
+                cfg.setdefault('seed', seed)
+            assessor = ASSESSORS.build(cfg, 'scheduler.assessor')
+        return cls(searcher, assessor)
+
+    def start(self, trial_id):
+        params = self.searcher.suggest()
+        return params, params
+
+    def report(self, trial_id, handle, history):
+        if self.assessor is None:
+            return True
+        return bool(self.assessor.assess(trial_id, list(history)))
+
+    def end(self, trial_id, handle, history, completed):
+        self.searcher.observe(handle, float(history[-1]))
+        if self.assessor is not None:
+            self.assessor.trial_end(trial_id, list(history),
+                                    completed=completed)
+
+
+class OptunaDriver:
+    """Optuna's TPESampler and HyperbandPruner through ask/tell."""
+
+    def __init__(self, table, seed):
+        import optuna
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna = optuna
+        self.space = table.space()
+        self.study = optuna.create_study(
+            study_name=f'multifidelity-{seed}', direction='maximize',
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=table.epochs,
+                reduction_factor=3))
+
+    def start(self, trial_id):
+        trial = self.study.ask()
+        params = {}
+        for name, space in self.space.items():
+            if name in LOG_REAL:
+                params[name] = trial.suggest_float(name, space.lower,
+                                                   space.upper, log=True)
+            else:
+                params[name] = trial.suggest_categorical(name,
+                                                         list(space.data))
+        return trial, params
+
+    def report(self, trial_id, trial, history):
+        trial.report(float(history[-1]), step=len(history))
+        return not trial.should_prune()
+
+    def end(self, trial_id, trial, history, completed):
+        if completed:
+            self.study.tell(trial, float(history[-1]))
+        else:
+            self.study.tell(trial, state=self.optuna.trial.TrialState.PRUNED)
+
+
+def make_driver(table, method, seed):
+    spec = method_configs(table.epochs)[method]
+    if spec == 'optuna':
+        return OptunaDriver(table, seed)
+    return GmlDriver.build(table, spec[0], spec[1], seed)
+
+
+# -- the simulation ---------------------------------------------------------------
+def simulate(table, driver, horizon, workers=4):
+    """Replay one search on the simulated clock until ``horizon`` seconds.
+
+    Returns a dict: ``reports`` ((time, accuracy, epochs trained so far,
+    trials started so far) for every epoch that ended, in time order),
+    ``completions`` ((time, final accuracy) of every completed trial),
+    ``trials`` ([config index, epochs trained, state] per trial, state
+    'running', 'completed' or 'stopped'),
+    ``epochs``: epochs trained within the horizon.
+    """
+    events = []  # (time the trial's next epoch ends, trial id)
+    running = {}  # trial id -> [handle, config index, history]
+    trials, reports, completions = [], [], []
+    epochs_done = 0
+
+    def start(now):
+        trial_id = len(trials)
+        handle, params = driver.start(trial_id)
+        index = table.nearest(params)
+        trials.append([index, 0, 'running'])
+        running[trial_id] = [handle, index, []]
+        heapq.heappush(events, (now + table.seconds[index], trial_id))
+
+    for _ in range(workers):
+        start(0.0)
+    while events:
+        now, trial_id = heapq.heappop(events)
+        if now > horizon:
+            break
+        handle, index, history = running[trial_id]
+        history.append(table.curves[index][len(history)])
+        epochs_done += 1
+        trials[trial_id][1] = len(history)
+        reports.append((now, history[-1], epochs_done, len(trials)))
+        completed = len(history) == table.epochs
+        if completed or not driver.report(trial_id, handle, history):
+            del running[trial_id]
+            trials[trial_id][2] = 'completed' if completed else 'stopped'
+            if completed:
+                completions.append((now, history[-1]))
+            driver.end(trial_id, handle, history, completed)
+            start(now)
+        else:
+            heapq.heappush(events, (now + table.seconds[index], trial_id))
+    return dict(reports=reports, completions=completions, trials=trials,
+                epochs=epochs_done)
+
+
+def first_reaching(points, level):
+    """The first (time, ...) of ``points`` whose value reaches ``level``."""
+    for point in points:
+        if point[1] >= level - 1e-9:
+            return point
+    return None
+
+
+def best_by(points, budget):
+    """The best value among ``points`` up to time ``budget`` (None if
+    none)."""
+    values = [p[1] for p in points if p[0] <= budget]
+    return max(values) if values else None
+
+
+def median_or_none(values):
+    """The median, with None as +infinity; None if it is infinite."""
+    ranked = [math.inf if v is None else v for v in values]
+    middle = statistics.median(ranked)
+    return None if math.isinf(middle) else round(middle, 3)
+
+
+def summarise(runs, table, targets, budgets, horizon):
+    """Per-method figures from the runs of its seeds."""
+    out = dict(time_to_target={}, completed_time_to_target={})
+    for target in targets:
+        level = target * table.best_final
+        hits = [first_reaching(r['reports'], level) for r in runs]
+        done = [first_reaching(r['completions'], level) for r in runs]
+        out['time_to_target'][str(target)] = dict(
+            median=median_or_none([h and h[0] for h in hits]),
+            seeds=[None if h is None else round(h[0], 2) for h in hits])
+        out['completed_time_to_target'][str(target)] = median_or_none(
+            [d and d[0] for d in done])
+        if target == targets[0]:
+            out['epochs_to_target'] = median_or_none(
+                [h and h[2] for h in hits])
+            out['trials_to_target'] = median_or_none(
+                [h and h[3] for h in hits])
+    out['best_at'] = {}
+    for label, budget in list(budgets.items()) + [('horizon', horizon)]:
+        values = [best_by(r['reports'], budget) for r in runs]
+        known = [-math.inf if v is None else v for v in values]
+        middle = statistics.median(known)
+        out['best_at'][label] = None if math.isinf(middle) \
+            else round(middle, 3)
+    out['epochs_in_horizon'] = statistics.median(r['epochs'] for r in runs)
+    out['trials_in_horizon'] = statistics.median(
+        len(r['trials']) for r in runs)
+    states = [t[2] for r in runs for t in r['trials'] if t[2] != 'running']
+    out['stopped_share'] = round(
+        states.count('stopped') / max(1, len(states)), 3)
+    return out
+
+
+def default_horizon(table, workers):
+    """Simulated seconds for ``workers`` workers to train a tenth of the
+    table's configurations (at least 8 per worker) to the end."""
+    full = sorted(s * table.epochs for s in table.seconds)
+    count = max(8 * workers, len(full) // 10)
+    return round(statistics.mean(full) * count / workers, 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data', default=DATA)
+    parser.add_argument('--seeds', type=int, default=10)
+    parser.add_argument('--workers', type=int, default=4)
+    parser.add_argument('--horizon', type=float, default=None,
+                        help='simulated seconds per search (default: a '
+                        'tenth of the table trained fully by the workers)')
+    parser.add_argument('--targets', default='0.99,0.995',
+                        help='fractions of the best final accuracy')
+    parser.add_argument('--methods', default='random,random+median,'
+                        'random+asha,random+hyperband,random+asha_cf,'
+                        'tpe+hyperband,optuna')
+    args = parser.parse_args()
+    table = Table.load(args.data)
+    known = method_configs(table.epochs)
+    methods = [m for m in args.methods.split(',') if m]
+    for name in methods:
+        if name not in known:
+            parser.error(f'unknown method {name!r}; expected some of '
+                         f'{sorted(known)}')
+    targets = [float(t) for t in args.targets.split(',') if t]
+    horizon = args.horizon or default_horizon(table, args.workers)
+    started = time.perf_counter()
+    runs = {}
+    for method in methods:
+        runs[method] = []
+        for seed in range(args.seeds):
+            wall = time.perf_counter()
+            run = simulate(table, make_driver(table, method, seed), horizon,
+                           args.workers)
+            run['wall_s'] = time.perf_counter() - wall
+            runs[method].append(run)
+            hit = first_reaching(run['reports'],
+                                 targets[0] * table.best_final)
+            print(f'{method} seed {seed}: target at '
+                  f'{"never" if hit is None else f"{hit[0]:.1f} s"}, '
+                  f'{len(run["trials"])} trials, {run["epochs"]} epochs, '
+                  f'{run["wall_s"]:.1f} s wall '
+                  f'({time.perf_counter() - started:.0f} s)',
+                  file=sys.stderr, flush=True)
+    # Budgets: fractions of the time plain random needs (first target).
+    reference = 'random' if 'random' in runs else methods[0]
+    level = targets[0] * table.best_final
+    base = median_or_none([
+        (first_reaching(r['reports'], level) or (None, ))[0]
+        for r in runs[reference]]) or horizon
+    budgets = {f'{f:g}x_{reference}': round(f * base, 2)
+               for f in BUDGET_FRACTIONS}
+    results = {}
+    for method in methods:
+        results[method] = summarise(runs[method], table, targets, budgets,
+                                    horizon)
+        results[method]['wall_s_per_seed'] = round(statistics.mean(
+            r['wall_s'] for r in runs[method]), 2)
+    print(json.dumps(dict(
+        benchmark='hpo_multifidelity', data=os.path.relpath(args.data, REPO),
+        configs=len(table.configs), epochs=table.epochs,
+        best_final=table.best_final,
+        targets={str(t): round(t * table.best_final, 4) for t in targets},
+        seeds=args.seeds, workers=args.workers, horizon_s=horizon,
+        budgets_s=budgets, methods=results,
+        wall_s=round(time.perf_counter() - started, 1),
+        machine=machine())))
+
+
+if __name__ == '__main__':
+    main()

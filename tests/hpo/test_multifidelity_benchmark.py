@@ -1,0 +1,151 @@
+"""The simulated-clock replay of benchmarks/hpo_multifidelity.py on tiny
+synthetic tables whose outcomes can be worked out by hand."""
+import importlib.util
+import os
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _load():
+    path = os.path.join(REPO, 'benchmarks', 'hpo_multifidelity.py')
+    spec = importlib.util.spec_from_file_location('hpo_multifidelity', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mf = _load()
+
+
+def flat_table(count=9, epochs=9, seconds=1.0):
+    """``count`` configurations; configuration i reports accuracy i + 1 at
+    every epoch (so the last one dominates) and costs ``seconds`` per
+    epoch. Parameters spread over the same ranges as the real table."""
+    configs = [dict(lr=10 ** (-3 + 3 * i / (count - 1)),
+                    base_channels=(4, 8, 16, 32)[i % 4],
+                    weight_decay=10 ** (-6 + 4 * ((i * 5) % count)
+                                        / (count - 1)),
+                    batch_size=(16, 32, 64)[i % 3]) for i in range(count)]
+    curves = [[float(i + 1)] * epochs for i in range(count)]
+    return mf.Table(configs, curves, [seconds] * count)
+
+
+class Scripted:
+    """A searcher that hands out table configurations in a fixed order and
+    records what it is told: (configuration index, reward)."""
+
+    def __init__(self, table, order):
+        self.table, self.order, self.told, self.handed = table, order, [], 0
+
+    def suggest(self):
+        self.handed += 1
+        return dict(self.table.configs[self.order[self.handed - 1]])
+
+    def observe(self, params, reward):
+        self.told.append((self.table.nearest(params), reward))
+
+
+def test_nearest_snaps_to_the_configuration_in_normalised_log_space():
+    table = flat_table()
+    for index, config in enumerate(table.configs):
+        assert table.nearest(config) == index
+        near = dict(config, lr=config['lr'] * 1.01)
+        assert table.nearest(near) == index
+    space = table.space()
+    assert space['lr'].log and space['weight_decay'].log
+    assert list(space['base_channels'].data) == [4, 8, 16, 32]
+    assert list(space['batch_size'].data) == [16, 32, 64]
+
+
+def test_asha_trains_what_the_rung_rule_gives():
+    """η = 3, rungs at epochs 1 and 3 (max 9). Best first, one worker:
+    configuration 8 runs to the end (9 epochs); each later one is worse than
+    the max(1, n // 3) best at rung 1 and stops after 1 epoch: 9 + 8 = 17
+    epochs, 17 s. Worst first: every newcomer is the best so far, nothing
+    stops: 81 epochs."""
+    from gml.search.assessors import SuccessiveHalvingAssessor
+    table = flat_table()
+    for order, epochs in ((range(8, -1, -1), 17), (range(9), 81)):
+        searcher = Scripted(table, list(order) + [0] * 20)
+        assessor = SuccessiveHalvingAssessor(min_resource=1, max_resource=9,
+                                             reduction_factor=3)
+        run = mf.simulate(table, mf.GmlDriver(searcher, assessor),
+                          horizon=epochs, workers=1)
+        assert run['epochs'] == epochs
+        assert run['reports'][-1][0] == epochs  # one second per epoch
+        assert len(searcher.told) == 9
+    # Best first: the searcher learns every stopped trial's last value.
+    searcher = Scripted(table, list(range(8, -1, -1)) + [0] * 20)
+    run = mf.simulate(table, mf.GmlDriver(
+        searcher, SuccessiveHalvingAssessor(max_resource=9)), 17, 1)
+    assert searcher.told == [(i, float(i + 1)) for i in range(8, -1, -1)]
+    assert [t[1:] for t in run['trials'][:9]] == \
+        [[9, 'completed']] + [[1, 'stopped']] * 8
+    assert run['completions'] == [(9.0, 9.0)]
+    # The dominant configuration's first epoch already reaches the target.
+    assert mf.first_reaching(run['reports'], 0.99 * table.best_final)[0] == 1
+
+
+def test_median_stopping_waits_for_five_completed_trials():
+    """Best first, one worker: 8, 7, 6, 5, 4 complete (45 epochs); then
+    the median of their running averages at step 1 is 7 (the values are
+    i + 1 = 5..9), and 4, 3, 2, 1 each stop after 1 epoch: 49 epochs."""
+    from gml.search.assessors import MedianStopAssessor
+    table = flat_table()
+    searcher = Scripted(table, list(range(8, -1, -1)) + [0] * 20)
+    run = mf.simulate(table, mf.GmlDriver(searcher, MedianStopAssessor()),
+                      horizon=49, workers=1)
+    assert run['epochs'] == 49
+    assert [t[1] for t in run['trials'][:9]] == [9] * 5 + [1] * 4
+
+
+def test_parallel_workers_share_the_clock():
+    """Two workers, 3 epochs; configuration 0 costs 1 s an epoch, 1 costs
+    2 s. Worker A: 0 (0-3 s), 0 (3-6 s); worker B: 1 (0-6 s). At 6 s the
+    next trials start; their first epochs end after the 6 s horizon."""
+    table = mf.Table([dict(lr=1e-3, base_channels=4, weight_decay=1e-6,
+                           batch_size=16),
+                      dict(lr=1.0, base_channels=32, weight_decay=1e-2,
+                           batch_size=64)],
+                     [[10.0, 20.0, 30.0], [50.0, 60.0, 70.0]], [1.0, 2.0])
+    searcher = Scripted(table, [0, 1, 0, 1, 0, 1, 0])
+    run = mf.simulate(table, mf.GmlDriver(searcher), horizon=6, workers=2)
+    assert run['epochs'] == 9
+    assert run['completions'] == [(3.0, 30.0), (6.0, 70.0), (6.0, 30.0)]
+    assert [t[0] for t in run['trials']] == [0, 1, 0, 1, 0]
+    assert mf.first_reaching(run['reports'], 50.0)[0] == 2.0
+    assert mf.best_by(run['reports'], 1.5) == 10.0
+    assert mf.median_or_none([1.0, None, None]) is None
+    assert mf.median_or_none([1.0, 2.0, None]) == 2.0
+
+
+@pytest.mark.parametrize('method', ['random+median', 'random+hyperband',
+                                    'optuna'])
+def test_real_methods_run_on_a_synthetic_table(method):
+    """Searchers built from config dicts, and Optuna, run to the horizon;
+    the books balance (epochs counted = epochs of the trials) and stopped
+    trials stop only where their assessor judges."""
+    import random
+    rng = random.Random(0)
+    count, epochs = 30, 9
+    table = flat_table(count, epochs)
+    for curve in table.curves:  # rising curves, different speeds
+        rate = rng.uniform(0.1, 0.9)
+        curve[:] = [curve[-1] * (1 - (1 - rate) ** (e + 1))
+                    for e in range(epochs)]
+    table.best_final = max(c[-1] for c in table.curves)
+    table.seconds = [rng.uniform(0.5, 2.0) for _ in range(count)]
+    run = mf.simulate(table, mf.make_driver(table, method, seed=0),
+                      horizon=60, workers=4)
+    assert run['epochs'] == sum(t[1] for t in run['trials'])
+    assert all(t[1] == epochs for t in run['trials'] if t[2] == 'completed')
+    ended = [t for t in run['trials'] if t[2] != 'running']
+    assert len(ended) >= 4   # and the 4 workers are never idle:
+    assert len(run['trials']) - len(ended) == 4
+    if method == 'random+hyperband':  # rungs at epochs 1 and 3
+        assert {t[1] for t in ended if t[2] == 'stopped'} <= {1, 3}
+    times = [r[0] for r in run['reports']]
+    assert times == sorted(times) and times[-1] <= 60
