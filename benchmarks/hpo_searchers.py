@@ -8,9 +8,9 @@ simple regret (best value found minus the known minimum) over the seeds after
 ``--evals`` evaluations, the regret of every seed, and the mean time per
 trial spent inside the method (suggest + observe; for Optuna ask + sampling
 + tell). Methods: gml's RandomSearcher, SkoptSearcher (GP, its defaults) and
-EvolutionSearcher (its defaults), and Optuna's TPESampler (defaults) side by
-side. Optuna is a benchmark-only extra: it is imported only here. Progress
-goes to stderr.
+EvolutionSearcher (its defaults, told the budget), and Optuna's
+TPESampler (defaults) side by side. Optuna is a benchmark-only extra: it is
+imported only here. Progress goes to stderr.
 """
 import argparse
 import json
@@ -77,8 +77,12 @@ def run_gml(method, problem, seed, evals):
     bounds = problem['bounds']
     names = [f'x{i}' for i in range(len(bounds))]
     space = {n: Real(lo, hi) for n, (lo, hi) in zip(names, bounds)}
+    from gml.search.searchers.base import with_budget
+    # as search-run does with max_tries: searchers taking a `budget` (the
+    # evolution) are told the number of evaluations
     searcher = SEARCHERS.build(
-        dict(type=GML_METHODS[method], optimize_mode='min', seed=seed),
+        with_budget(dict(type=GML_METHODS[method], optimize_mode='min',
+                         seed=seed), evals),
         'searcher', space=space)
     best, spent = math.inf, 0.0
     for _ in range(evals):

@@ -36,7 +36,10 @@ def build_components(cfg: SearchConfig, name: str) -> Tuple[Any, Any, Any]:
     Every config mistake surfaces here, before anything is launched.
     """
     from . import assessors, schedulers, searchers  # noqa: F401 (register)
-    searcher = SEARCHERS.build(cfg.searcher_cfg, 'searcher', space=cfg.space)
+    # a searcher that takes a `budget` (the evolution) learns max_tries
+    searcher = SEARCHERS.build(
+        searchers.base.with_budget(cfg.searcher_cfg, cfg.stop.max_tries),
+        'searcher', space=cfg.space)
     assessor = ASSESSORS.build(cfg.assessor_cfg, 'scheduler.assessor') \
         if cfg.assessor_cfg else None
     scheduler = SCHEDULERS.build(cfg.scheduler_cfg, 'scheduler',

@@ -104,23 +104,24 @@ class Gene:
         return copy.deepcopy(self.values[int(gene)])
 
     def changed(self, old: Any, rng: _random.Random,
-                local_share: float = 0.0) -> Any:
+                local_share: float = 0.0,
+                local_width: float = LOCAL_WIDTH) -> Any:
         """A new value for this gene, different from ``old`` for an index.
 
         An index gene takes another index drawn uniformly. A ``Real`` gene
         is resampled uniformly. With probability ``local_share`` an ordinal
         gene (``Real``, or ``Int`` with more than two values) steps to a
-        neighbour instead: a Gaussian step ``LOCAL_WIDTH`` of its (log)
-        range wide, reflected into the range.
+        neighbour instead: a Gaussian step ``local_width`` (default
+        ``LOCAL_WIDTH``) of its (log) range wide, reflected into the range.
         """
         local = local_share > 0
         if self.kind == 'real':
             if local and rng.random() < local_share:
-                return self._real_step(old, rng)
+                return self._real_step(old, rng, local_width)
             return float(self.space.sample(rng))
         if local and self.ordinal and self.size > 2 and \
                 rng.random() < local_share:
-            width = max(1.0, LOCAL_WIDTH * self.size)
+            width = max(1.0, local_width * self.size)
             step = 0
             while step == 0:
                 step = int(round(rng.gauss(0.0, width)))
@@ -130,13 +131,14 @@ class Gene:
         other = rng.randrange(self.size - 1)
         return other + 1 if other >= old else other
 
-    def _real_step(self, old: float, rng: _random.Random) -> float:
+    def _real_step(self, old: float, rng: _random.Random,
+                   width: float = LOCAL_WIDTH) -> float:
         space = self.space
         log = space.log
         lo, hi = (math.log(space.lower), math.log(space.upper)) if log \
             else (space.lower, space.upper)
         x = math.log(old) if log else old
-        x += rng.gauss(0.0, LOCAL_WIDTH * (hi - lo))
+        x += rng.gauss(0.0, width * (hi - lo))
         while x < lo or x > hi:  # reflect into the interval
             x = 2 * lo - x if x < lo else 2 * hi - x
         x = math.exp(x) if log else x
@@ -217,7 +219,8 @@ class GeneCodec:
     # -- genetic operators -------------------------------------------------
     def mutate(self, vector: Vector, rng: _random.Random, prob: float,
                at_least_one: bool = False,
-               local_share: float = 0.0) -> Vector:
+               local_share: float = 0.0,
+               local_width: float = LOCAL_WIDTH) -> Vector:
         """A mutant of ``vector``.
 
         Each active gene that can change is picked with probability
@@ -225,7 +228,9 @@ class GeneCodec:
         a different value (:meth:`Gene.changed`, in order). With
         ``at_least_one``, a uniformly chosen gene is picked when no draw
         picked any, so the mutant always differs. ``prob`` 0 (without
-        ``at_least_one``) returns ``vector`` unchanged. A changed ``Nested``
+        ``at_least_one``) returns ``vector`` unchanged. ``local_share`` and
+        ``local_width`` shape the changes of ordinal genes
+        (:meth:`Gene.changed`). A changed ``Nested``
         choice switches genes on or off; the ones switched on are sampled.
         """
         child = list(vector)
@@ -236,7 +241,8 @@ class GeneCodec:
         if at_least_one and not picked and candidates:
             picked = [rng.choice(candidates)]
         for i in picked:
-            child[i] = self.genes[i].changed(child[i], rng, local_share)
+            child[i] = self.genes[i].changed(child[i], rng, local_share,
+                                             local_width)
         return self.repair(child, rng)
 
     def crossover(self, a: Vector, b: Vector, rng: _random.Random) -> Vector:

@@ -305,47 +305,138 @@ def test_evolution_crossover_genes_come_from_parents():
     assert abs(from_a - from_b) < 0.1 * (from_a + from_b)
 
 
-def test_evolution_top_k_never_decreases_and_skips_failures():
+def test_evolution_population_is_the_youngest_successes():
+    """Aging: the population is the last population_size successful trials
+    in hand-out order; failed trials never join."""
     space = mixed_space()
     searcher = EvolutionSearcher(space, seed=1, population_size=10,
-                                 top_k=4)
-    worst_parent = -math.inf
+                                 tournament_size=4)
+    handed = []
     for i in range(120):
         params = searcher.suggest()
-        # every 4th trial fails: it must never enter the parent pool
+        # every 4th trial fails: it must never enter the population
         reward = None if i % 4 == 3 else toy_objective(params)
         searcher.observe(params, reward)
-        pool = [u for _, u in searcher.parents()]
-        successes = sorted((r for _, r in searcher.log.results
-                            if r is not None), reverse=True)
-        assert pool == successes[:4]
-        if len(pool) == 4:
-            assert pool[-1] >= worst_parent
-            worst_parent = pool[-1]
-    assert worst_parent > -0.5
+        if reward is not None:
+            handed.append((params, reward))
+        got = [u for _, u in searcher.population()]
+        assert got == [r for _, r in handed[-10:]]
+    best = max(r for _, r in handed)
+    assert best > -0.5
+
+
+def test_evolution_population_adapts_to_the_budget():
+    space = mixed_space()
+    sizes = {budget: (s.population_size, s.tournament_size) for budget, s in
+             ((b, EvolutionSearcher(space, seed=0, budget=b))
+              for b in (None, 10, 50, 100, 200, 1000))}
+    assert sizes == {None: (16, 8), 10: (8, 4), 50: (10, 5), 100: (20, 10),
+                     200: (40, 20), 1000: (64, 32)}
+    explicit = EvolutionSearcher(space, seed=0, budget=50,
+                                 population_size=6, tournament_size=2)
+    assert (explicit.population_size, explicit.tournament_size) == (6, 2)
+    older = EvolutionSearcher(space, seed=0, population_size=6, top_k=3)
+    assert older.tournament_size == 3
+
+
+def test_the_controller_gives_max_tries_to_the_evolution_only():
+    from gml.search.config import parse_config
+    from gml.search.controller import build_components
+
+    def searcher_of(searcher_cfg, stop):
+        raw = dict(task=dict(template='echo {lr}',
+                             search_args=dict(lr=dict(
+                                 type='Real', lower=0.01, upper=0.1))),
+                   searcher=searcher_cfg,
+                   scheduler=dict(type='local', stop_criterion=stop))
+        return build_components(parse_config(raw), 'task')[0]
+
+    assert searcher_of(dict(type='evolution'),
+                       dict(max_tries=50)).population_size == 10
+    assert searcher_of(dict(type='evolution'),
+                       dict(max_tries=200)).population_size == 40
+    assert searcher_of(dict(type='evolution'), {}).population_size == 16
+    assert searcher_of(dict(type='evolution', population_size=6),
+                       dict(max_tries=50)).population_size == 6
+    assert searcher_of(dict(type='evolution', budget=100),
+                       dict(max_tries=50)).population_size == 20
+    # searchers without a budget argument are built as before
+    assert isinstance(searcher_of(dict(type='random', seed=0),
+                                  dict(max_tries=50)), RandomSearcher)
 
 
 def test_evolution_is_reproducible_and_resumes():
     space = mixed_space()
-    first = run(EvolutionSearcher(space, seed=5, population_size=6),
+    first = run(EvolutionSearcher(space, seed=5, budget=40),
                 toy_objective, 40)[1]
-    again = run(EvolutionSearcher(space, seed=5, population_size=6),
+    again = run(EvolutionSearcher(space, seed=5, budget=40),
                 toy_objective, 40)[1]
-    other = run(EvolutionSearcher(space, seed=6, population_size=6),
+    other = run(EvolutionSearcher(space, seed=6, budget=40),
                 toy_objective, 40)[1]
     assert first == again and first != other
-    resumed = EvolutionSearcher(space, seed=5, population_size=6)
-    for params in first[:25]:
-        resumed.observe(params, toy_objective(params))
-    assert [resumed.suggest()] == first[25:26]
+    for cut in (3, 8, 9, 17, 25, 39):
+        resumed = EvolutionSearcher(space, seed=5, budget=40)
+        for params in first[:cut]:
+            resumed.observe(params, toy_objective(params))
+        rest = [resumed.suggest()]
+        for params in first[cut:-1]:
+            resumed.observe(rest[-1], toy_objective(rest[-1]))
+            rest.append(resumed.suggest())
+        assert rest == first[cut:], cut
+
+
+def test_evolution_resume_with_running_trials_matches():
+    """Two trials outstanding at a time; a resume replays the finished
+    trials, then the running one, in trial order."""
+    space = mixed_space()
+
+    def parallel(searcher, budget, history=None):
+        history = list(history or [])
+        told = len(history) - 1 if history else 0
+        while len(history) < budget:
+            history.append(searcher.suggest())
+            if len(history) - told >= 2:  # the oldest of two ends
+                searcher.observe(history[told], toy_objective(history[told]))
+                told += 1
+        return history
+
+    first = parallel(EvolutionSearcher(space, seed=3, budget=30), 30)
+    for cut in (5, 12, 21):
+        resumed = EvolutionSearcher(space, seed=3, budget=30)
+        for params in first[:cut - 1]:
+            resumed.observe(params, toy_objective(params))
+        resumed.mark_pending(first[cut - 1])
+        assert parallel(resumed, 30, first[:cut]) == first, cut
+
+
+def sphere2(params):
+    """A seeded 2-D quadratic, smaller is better; minimum 0 at (0.3, -0.2)."""
+    return (params['x'] - 0.3) ** 2 + (params['y'] + 0.2) ** 2
+
+
+def test_evolution_beats_random_on_a_quadratic_at_40_evaluations():
+    space = {'x': Real(-1.0, 1.0), 'y': Real(-1.0, 1.0)}
+    evo, rnd = [], []
+    for seed in range(5):
+        for searcher, out in (
+                (EvolutionSearcher(space, 'minimize', seed=seed, budget=40),
+                 evo),
+                (RandomSearcher(space, 'minimize', seed=seed), rnd)):
+            best = math.inf
+            for _ in range(40):
+                params = searcher.suggest()
+                value = sphere2(params)
+                searcher.observe(params, value)
+                best = min(best, value)
+            out.append(best)
+    assert statistics.median(evo) < statistics.median(rnd) / 3
 
 
 def test_evolution_beats_random_at_equal_budget():
     space = mixed_space()
     evo, rnd = [], []
     for seed in range(5):
-        evo.append(run(EvolutionSearcher(space, seed=seed,
-                                         population_size=20),
+        evo.append(run(EvolutionSearcher(space, seed=seed, budget=150),
                        toy_objective, 150)[0])
         rnd.append(run(RandomSearcher(space, seed=seed), toy_objective,
                        150)[0])
@@ -361,6 +452,19 @@ def test_evolution_beats_random_at_equal_budget():
      'searcher.crossover_prob: expected a number from 0 to 1, found -0.1'),
     (dict(population_size=8, top_k=9),
      'searcher.top_k: expected at most population_size (8), found 9'),
+    (dict(population_size=8, tournament_size=9),
+     'searcher.tournament_size: expected at most population_size (8), '
+     'found 9'),
+    (dict(tournament_size=0),
+     'searcher.tournament_size: expected an integer >= 1, found 0'),
+    (dict(tournament_size=2, top_k=2),
+     'searcher: tournament_size and top_k are the same key (top_k is its '
+     'older name); give one'),
+    (dict(budget=0), 'searcher.budget: expected an integer >= 1, found 0'),
+    (dict(local_width=0),
+     'searcher.local_width: expected a number in (0, 1], found 0'),
+    (dict(local_share=2),
+     'searcher.local_share: expected a number from 0 to 1, found 2'),
 ])
 def test_evolution_rejects_bad_keys(args, message):
     with pytest.raises(ConfigError, match=f'^{re.escape(message)}$'):

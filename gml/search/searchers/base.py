@@ -1,4 +1,5 @@
 """What every searcher does: propose parameters, learn from results."""
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional
 
@@ -64,3 +65,19 @@ class Searcher(ABC):
     @staticmethod
     def is_space(value: Any) -> bool:
         return isinstance(value, Space)
+
+
+def with_budget(cfg: Dict[str, Any], budget: Optional[int]) -> Dict[str, Any]:
+    """``cfg`` (a searcher config with ``type``) plus ``budget``, the
+    number of trials the search will run, when the searcher's ``__init__``
+    takes a ``budget`` argument that the config does not set. Other
+    searchers, and a None budget, leave ``cfg`` unchanged (a copy)."""
+    from ..registry import SEARCHERS
+    cfg = dict(cfg)
+    if budget is None or 'budget' in cfg:
+        return cfg
+    cls = SEARCHERS.classes.get(cfg.get('type'))
+    if cls is not None and \
+            'budget' in inspect.signature(cls.__init__).parameters:
+        cfg['budget'] = budget
+    return cfg
