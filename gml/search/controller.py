@@ -20,8 +20,8 @@ from typing import Any, Deque, Dict, List, Optional, TextIO, Tuple
 from .config import SearchConfig
 from .metrics import MetricCollector, reduce_reward
 from .registry import ASSESSORS, SCHEDULERS, SEARCHERS
-from .schedulers.base import (JobStatus, LaunchRequest, log_tail,
-                              read_exit_code)
+from .schedulers.base import (EXIT_FILE, STARTS_FILE, JobStatus,
+                              LaunchRequest, log_tail, read_exit_code)
 from .store import TaskState, TaskStore, Trial, TrialState
 from .task import TaskDir
 
@@ -85,6 +85,8 @@ class SearchStatus:
                  f'done {counts.get(state.COMPLETED, 0)}',
                  f'failed {counts.get(state.FAILED, 0)}',
                  f'early-stopped {counts.get(state.EARLY_STOPPED, 0)}']
+        if counts.get(state.PAUSED):
+            parts.append(f'paused {counts[state.PAUSED]}')
         if counts.get(state.STOPPED):
             parts.append(f'stopped {counts[state.STOPPED]}')
         parts.append(f'best {self.best[1]:.4g} (trial {self.best[0]})'
@@ -230,21 +232,34 @@ class Controller:
             if job_id and not trial.job_id:
                 self._record_found_launch(trial, job_id, trial_dir)
             if job_id and read_exit_code(trial_dir) is not None:
-                self.searcher.mark_pending(trial.params)
+                self._pending(trial)
                 self._watch(trial, job_id, trial.started or time.time())
                 continue  # ended while no controller ran: finalized by poll
             if job_id and self.scheduler.attach(job_id, trial_dir):
-                self.searcher.mark_pending(trial.params)
+                self._pending(trial)
                 self.store.update_trial(trial.id, state=TrialState.RUNNING,
                                         job_id=job_id,
                                         message='re-attached after restart')
                 self._watch(trial, job_id, trial.started or time.time())
                 continue
-            self.searcher.mark_pending(trial.params)
+            self._pending(trial)
             self.store.update_trial(trial.id, state=TrialState.WAITING,
                                     job_id=None,
                                     message='re-queued after restart')
             self.waiting.append(trial.id)
+
+    def _pending(self, trial: Trial) -> None:
+        """Replay a trial that still runs or waits: pending for the
+        searcher; or, for a trial promoted after a pause, what the searcher
+        and the assessor learned when it was paused and promoted."""
+        if trial.paused_reward is None:
+            self.searcher.mark_pending(trial.params)
+            return
+        self.searcher.observe(trial.params, trial.paused_reward)
+        if self.assessor is not None:
+            self.assessor.trial_end(trial.id, self._reward_history(trial.id),
+                                    completed=False, paused=True)
+            self.assessor.promote(trial.id)
 
     def _record_found_launch(self, trial: Trial, job_id: str,
                              trial_dir: str) -> None:
@@ -326,10 +341,14 @@ class Controller:
             self._launch(batch)
 
     def _next_trial(self) -> Optional[Trial]:
-        """A re-queued trial, else a new one from the searcher (None when
-        the searcher or ``max_tries`` is exhausted)."""
+        """A re-queued trial, else a paused trial the assessor promotes,
+        else a new one from the searcher (None when the searcher or
+        ``max_tries`` is exhausted)."""
         if self.waiting:
             return self.store.trial(self.waiting.popleft())
+        promoted = self.assessor.promotion() if self.assessor else None
+        if promoted is not None:  # a paused trial goes on, before new ones
+            return self.store.trial(promoted)
         if self.exhausted or self._tries_left() == 0:
             return None
         params = self.searcher.suggest()
@@ -344,7 +363,11 @@ class Controller:
         from .report import METRICS_ENV
         trial_dir = self.task.trial_dir(trial.id)
         work_dir = os.path.join(trial_dir, 'work')
-        if trial.attempts:  # a re-queued trial starts afresh
+        if trial.paused_reward is not None:  # promoted: go on from there
+            for name in (EXIT_FILE, STARTS_FILE):
+                if os.path.exists(os.path.join(trial_dir, name)):
+                    os.remove(os.path.join(trial_dir, name))
+        elif trial.attempts:  # a re-queued trial starts afresh
             shutil.rmtree(trial_dir, ignore_errors=True)
             self.store.db.execute('DELETE FROM metrics WHERE trial_id = ?',
                                   (trial.id, ))
@@ -454,10 +477,19 @@ class Controller:
         if len(history) <= run.steps_seen:
             return
         run.steps_seen = len(history)
-        if not self.assessor.assess(run.trial.id, history):
+        if self.assessor.assess(run.trial.id, history):
+            return
+        name = type(self.assessor).__name__
+        rung = self.assessor.pause_rung(run.trial.id)
+        if rung is None:
             self._end(run.trial.id, TrialState.EARLY_STOPPED,
-                      f'stopped by {type(self.assessor).__name__} after '
-                      f'{len(history)} steps', kill=True)
+                      f'stopped by {name} after {len(history)} steps',
+                      kill=True)
+        else:
+            self._end(run.trial.id, TrialState.PAUSED,
+                      f'paused by {name} at rung {rung} (after '
+                      f'{len(history)} steps); promoted if it ranks among '
+                      'the best there', kill=True)
 
     def _finish(self, run: Running, status: JobStatus) -> None:
         series = self.store.metric_series(run.trial.id,
@@ -489,27 +521,43 @@ class Controller:
             self.scheduler.kill(run.job_id)
             self._record_metrics(run, force_scan=True)
         series = self.store.metric_series(trial_id, self.cfg.reward_attribute)
-        reduce = 'final' if state == TrialState.EARLY_STOPPED \
+        reduce = 'final' if state in (TrialState.EARLY_STOPPED,
+                                      TrialState.PAUSED) \
             else self.cfg.reward_reduce
         reward = None if state == TrialState.FAILED else reduce_reward(
             series, self.cfg.optimize_mode, reduce)
+        first_end = run.trial.paused_reward is None
+        extra = {'paused_reward': reward} if first_end and \
+            state == TrialState.PAUSED else {}
         self.store.update_trial(trial_id, state=state, reward=reward,
-                                ended=time.time(), message=message)
-        self._tell(run.trial, state, reward)
+                                ended=time.time(), message=message, **extra)
+        self._tell(run.trial, state, reward, searcher=first_end)
+        run.trial.paused_reward = extra.get('paused_reward',
+                                            run.trial.paused_reward)
         self._print_status(force=True)
 
-    def _tell(self, trial: Trial, state: str, reward: Optional[float]) -> None:
-        """Tell the searcher and assessor how a trial ended."""
-        usable = state in (TrialState.COMPLETED, TrialState.EARLY_STOPPED) \
-            and reward is not None
-        self.searcher.observe(trial.params, reward if usable else None)
+    def _tell(self, trial: Trial, state: str, reward: Optional[float],
+              searcher: bool = True) -> None:
+        """Tell the searcher and assessor how a trial ended (or paused).
+
+        The searcher learns each trial once, when it first ends or is
+        paused (the reward it had then); what a promoted trial reaches
+        later goes to the store and the assessor (``searcher`` False).
+        """
+        usable = state in (TrialState.COMPLETED, TrialState.EARLY_STOPPED,
+                           TrialState.PAUSED) and reward is not None
+        if searcher:
+            told = trial.paused_reward if trial.paused_reward is not None \
+                else (reward if usable else None)
+            self.searcher.observe(trial.params, told)
         if state == TrialState.COMPLETED and reward is not None:
             rows = sorted([(trial.id, reward)] +
                           ([self._best] if self._best else []))
             self._best = self.cfg.optimize_mode.best(rows, key=lambda r: r[1])
         if self.assessor is not None:
             self.assessor.trial_end(trial.id, self._reward_history(trial.id),
-                                    completed=state == TrialState.COMPLETED)
+                                    completed=state == TrialState.COMPLETED,
+                                    paused=state == TrialState.PAUSED)
 
     # -- reporting -------------------------------------------------------------
     def best(self) -> Optional[Tuple[int, float]]:

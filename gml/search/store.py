@@ -38,11 +38,13 @@ class TrialState(_Word):
     COMPLETED = 'COMPLETED'          # exited 0 and reported the reward
     FAILED = 'FAILED'                # anything else that ended it badly
     EARLY_STOPPED = 'EARLY_STOPPED'  # stopped by the assessor
+    PAUSED = 'PAUSED'                # paused at a rung; may be promoted
     STOPPED = 'STOPPED'              # stopped with the whole task
 
     @property
     def ended(self) -> bool:
-        """True once the trial will not run again."""
+        """True once the trial does not run (a PAUSED trial runs again
+        only if the assessor promotes it)."""
         return self not in (TrialState.WAITING, TrialState.RUNNING)
 
 
@@ -67,7 +69,8 @@ CREATE TABLE IF NOT EXISTS trials (
     ended REAL,
     job_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    message TEXT
+    message TEXT,
+    paused_reward REAL
 );
 CREATE TABLE IF NOT EXISTS metrics (
     trial_id INTEGER NOT NULL,
@@ -94,6 +97,7 @@ class Trial:
     job_id: Optional[str]
     attempts: int
     message: Optional[str]
+    paused_reward: Optional[float] = None  # its reward when first paused
 
     def __post_init__(self):
         self.state = TrialState(self.state)
@@ -137,6 +141,11 @@ class TaskStore:
             self.db.execute('PRAGMA journal_mode=WAL')
             self.db.execute('PRAGMA synchronous=NORMAL')
             self.db.executescript(SCHEMA)
+            columns = [row[1] for row in
+                       self.db.execute('PRAGMA table_info(trials)')]
+            if 'paused_reward' not in columns:  # a store from before
+                self.db.execute('ALTER TABLE trials ADD COLUMN '
+                                'paused_reward REAL')
             self.db.commit()
 
     def close(self) -> None:

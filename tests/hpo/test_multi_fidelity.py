@@ -1,5 +1,6 @@
 """Asynchronous successive halving and Hyperband: decisions checked against
 hand-computed rungs, and a real search whose early stops are predictable."""
+import sys
 from collections import Counter
 
 import pytest
@@ -148,3 +149,99 @@ def test_an_asha_search_stops_the_trials_the_rule_says(tmp_path):
     assert trials[0].reward == pytest.approx(100.0)
     steps = int(trials[3].message.split('after ')[1].split()[0])
     assert 2 <= steps < 9  # judged at rung 2, stopped before the end
+
+
+def test_promote_mode_pauses_and_promotes_when_a_trial_ranks_again():
+    """η 3, rung 1: a paused trial goes on once enough worse ones arrive
+    (by hand: 0.4 is paused with 2 values; with 6 values the top 2 are
+    0.5 and 0.4, so 0.4 is promoted; a second call finds nothing)."""
+    asha = SuccessiveHalvingAssessor(max_resource=9, mode='promote')
+    assert asha.pauses
+    assert asha.assess(1, [0.5]) is True
+    for trial, value in ((2, 0.4), (3, 0.3), (4, 0.2), (5, 0.1)):
+        assert asha.assess(trial, [value]) is False
+        assert asha.pause_rung(trial) == 1
+        asha.trial_end(trial, [value], completed=False, paused=True)
+        assert asha.promotion() is None
+    assert asha.assess(6, [0.05]) is False
+    asha.pause_rung(6)
+    asha.trial_end(6, [0.05], completed=False, paused=True)
+    assert asha.promotion() == 2
+    assert asha.promotion() is None
+    assert sorted(asha.paused) == [3, 4, 5, 6]
+    # a NaN is stopped for good, not paused
+    assert asha.assess(7, [float('nan')]) is False
+    assert asha.pause_rung(7) is None
+
+
+RESUMABLE_TRIAL = '''
+import os, sys, time
+sys.path.insert(0, {repo!r})
+from gml.search import report
+args = dict(a.split('=', 1) for a in sys.argv[1:])
+lr, steps, work = float(args['lr']), int(args['steps']), args['work']
+os.makedirs(work, exist_ok=True)
+ckpt = os.path.join(work, 'ckpt')
+first = int(open(ckpt).read()) + 1 if os.path.exists(ckpt) else 1
+with open({log!r}, 'a') as f:
+    f.write(f"start {{os.environ['GML_SEARCH_TRIAL_ID']}} {{first}}\\n")
+for step in range(first, steps + 1):
+    time.sleep(0.2)
+    report(step=step, acc=100 * (1 - (lr - 0.1) ** 2) * step / steps)
+    with open(ckpt, 'w') as f:
+        f.write(str(step))
+'''
+
+
+@pytest.mark.parametrize('crash', [False, True], ids=['straight', 'kill-9'])
+def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path, crash):
+    """One slot, η 2, rungs 1, 2, 4 of 8 steps; by hand (value ∝ 1 -
+    (lr - 0.1)^2): lr 0.1 completes; 0.2, 0.16 pause at rung 1; 0.12
+    passes rung 1, pauses at rung 2; 0.03 and 0.3 pause at rung 1; then 6
+    values at rung 1 make 0.16 third of 6 (top 3): promoted, it goes on
+    from its checkpoint and pauses at rung 2 behind 0.1 and 0.12. With a
+    kill -9 of the controller after the fourth start, the resumed task
+    ends the same."""
+    import subprocess
+
+    from ..conftest import REPO
+    from .helpers import runs_log, wait_for_starts, write_config
+    program = tmp_path / 'resumable.py'
+    program.write_text(RESUMABLE_TRIAL.format(
+        repo=REPO, log=str(tmp_path / 'runs.log')))
+    lrs = [0.1, 0.2, 0.16, 0.12, 0.03, 0.3]
+    config = write_config(tmp_path, f'''
+        task:
+          template: "{sys.executable} {program} lr={{lr}} steps=8 work={{work_dir}}"
+          search_args: {{lr: {{type: Categorical, data: {lrs}}}}}
+        scheduler:
+          parallel_size: 1
+          assessor: {{type: asha, max_resource: 8, reduction_factor: 2,
+                     mode: promote}}
+        ''')
+    if crash:
+        controller = subprocess.Popen(
+            [sys.executable, f'{REPO}/bin/search-run', str(config)],
+            cwd=tmp_path, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        wait_for_starts(tmp_path, 4)
+        controller.kill()
+        controller.wait()
+        run = search('search-run', '--resume', 'search', cwd=tmp_path,
+                     timeout=180)
+    else:
+        run = search('search-run', str(config), cwd=tmp_path, timeout=180)
+    assert run.returncode == 0, run.stderr
+    trials = task_trials(tmp_path)
+    assert [t.state for t in trials] == ['COMPLETED'] + ['PAUSED'] * 5
+    assert trials[0].reward == pytest.approx(100.0)
+    promoted = trials[2]
+    assert promoted.attempts == 2
+    assert promoted.paused_reward is not None
+    assert promoted.reward > promoted.paused_reward  # it got further
+    starts = [(t, first) for e, t, first in runs_log(tmp_path)
+              if e == 'start']
+    assert [first for t, first in starts if t == 3][0] == 1
+    resumed_at = [first for t, first in starts if t == 3][-1]
+    assert resumed_at > 1  # went on from its checkpoint
+    assert 'paused 5' in run.stdout

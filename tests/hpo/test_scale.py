@@ -231,7 +231,7 @@ def test_resume_records_a_launch_the_controller_died_before_recording(
     trial = write_trial(tmp_path)
     config = write_config(tmp_path, f'''
         task:
-          template: "{sys.executable} {trial} lr={{lr}} steps=10 delay=0.1"
+          template: "{sys.executable} {trial} lr={{lr}} steps=30 delay=0.1"
           search_args:
             lr: {{type: Categorical, data: [0.1]}}
         searcher: {{type: GridSearcher, reward_attribute: acc}}

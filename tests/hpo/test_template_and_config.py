@@ -96,8 +96,10 @@ BAD_CONFIGS = {
     'assessor': ('task: {template: "t {lr}", search_args: {lr: {type: '
                  'Categorical, data: [1]}}}\nscheduler: {assessor: {type: '
                  'Median}}\n', "scheduler.assessor.type: unknown assessor "
-                 "'Median'; expected one of ['CurveFittingAssessor', "
-                 "'MedianStopAssessor']"),
+                 "'Median'; expected one of ['ASHA', 'CurveFittingAssessor', "
+                 "'HyperbandAssessor', 'MedianStopAssessor', "
+                 "'SuccessiveHalvingAssessor', 'asha', 'hyperband', "
+                 "'successive_halving']"),
     'scheduler': ('task: {template: "t {lr}", search_args: {lr: {type: '
                   'Categorical, data: [1]}}}\nscheduler: {type: pbs}\n',
                   "scheduler.type: unknown scheduler 'pbs'; expected one of "

@@ -1,6 +1,6 @@
 """What every assessor does: decide whether a running trial goes on."""
 from abc import ABC, abstractmethod
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from ...utils.checks import check_int
 from ..optimize_mode import OptimizeMode
@@ -31,10 +31,28 @@ class Assessor(ABC):
             optimize_mode, 'scheduler.assessor.optimize_mode')
         self.start_step = check_assessor_int(start_step, 'start_step', 0)
 
+    #: True for an assessor that pauses the trials it judges (they may be
+    #: promoted later) instead of stopping them for good
+    pauses = False
+
     @abstractmethod
     def assess(self, trial_id: int, history: Sequence[float]) -> bool:
-        """True if the trial should go on, False to stop it early."""
+        """True if the trial should go on, False to stop (or pause) it."""
 
     def trial_end(self, trial_id: int, history: List[float],
-                  completed: bool) -> None:
-        """The trial ended; ``completed`` is False for failed or stopped."""
+                  completed: bool, paused: bool = False) -> None:
+        """The trial ended; ``completed`` is False for failed or stopped
+        trials; ``paused`` is True for a trial this assessor paused."""
+
+    def pause_rung(self, trial_id: int) -> Optional[int]:
+        """Where trial ``trial_id``, just judged False, waits for a
+        promotion (a resource), or None if it is stopped for good."""
+        return None
+
+    def promotion(self) -> Optional[int]:
+        """A paused trial that now deserves to go on (it is marked
+        promoted), or None."""
+        return None
+
+    def promote(self, trial_id: int) -> None:
+        """Trial ``trial_id`` was promoted (replayed after a restart)."""

@@ -109,7 +109,7 @@ class CurveFittingAssessor(Assessor):
         return prediction > self.threshold * best
 
     def trial_end(self, trial_id: int, history: List[float],
-                  completed: bool) -> None:
+                  completed: bool, paused: bool = False) -> None:
         self._judged_at.pop(trial_id, None)
         if completed and history and math.isfinite(history[-1]):
             self._final[trial_id] = float(history[-1])

@@ -10,7 +10,9 @@ reaches a rung goes on only while its value there is among the best
 included), as Li et al. 2020 (ASHA) decide a promotion; otherwise it stops
 (EARLY_STOPPED, its reward its last value, which the searcher learns).
 Deciding at arrival needs no synchronisation between trials, so the
-parallel slots never wait for a rung to fill.
+parallel slots never wait for a rung to fill. With ``mode: promote`` such a
+trial is paused instead, and promoted (run on) when enough later arrivals
+rank below it.
 """
 import math
 import random
@@ -22,6 +24,7 @@ from ..registry import ASSESSORS
 from .base import Assessor, check_assessor_int
 
 PREDICTORS = (None, 'curve_fitting')
+MODES = ('stop', 'promote')
 
 
 class _Rungs:
@@ -60,27 +63,34 @@ class SuccessiveHalving:
                      if t != trial_id and self.utility(v) > mine)
         return better < top
 
-    def assess(self, trial_id: int, history: Sequence[float]) -> bool:
-        """Record the trial at every rung it newly reached; False if it is
-        not among the best at one of them."""
-        go_on = True
+    def judge(self, trial_id: int, history: Sequence[float]) -> \
+            Optional[int]:
+        """Record the trial at every rung it newly reached. Returns None if
+        it goes on, the first rung where it is not among the best, or -1
+        when its value is not finite (stopped for good)."""
+        failed = None
         for rung in self.rungs.reached(len(history)):
             values = self.rungs.values[rung]
             if trial_id in values:
                 continue
             value = self.value_at(history, self.rungs.resources[rung])
             if not math.isfinite(value):
-                return False
+                return -1
             values[trial_id] = value
-            go_on = go_on and self.promotable(rung, trial_id)
-        return go_on
+            if failed is None and not self.promotable(rung, trial_id):
+                failed = rung
+        return failed
 
-    def record(self, trial_id: int, history: Sequence[float]) -> None:
-        """An ended trial's values at the rungs it reached (resume replay)."""
-        for rung in self.rungs.reached(len(history)):
+    def record(self, trial_id: int, history: Sequence[float]) -> \
+            Optional[int]:
+        """An ended trial's values at the rungs it reached (resume replay);
+        returns the highest of those rungs (None if none)."""
+        reached = self.rungs.reached(len(history))
+        for rung in reached:
             value = self.value_at(history, self.rungs.resources[rung])
             if math.isfinite(value):
                 self.rungs.values[rung].setdefault(trial_id, value)
+        return reached[-1] if reached else None
 
 
 class _MultiFidelity(Assessor):
@@ -89,8 +99,15 @@ class _MultiFidelity(Assessor):
     def __init__(self, optimize_mode: str = 'maximize',
                  min_resource: int = 1, max_resource: Optional[int] = None,
                  reduction_factor: int = 3, predict: Optional[str] = None,
-                 seed: int = 0):
+                 seed: int = 0, mode: str = 'stop'):
         super().__init__(optimize_mode, 0)
+        if mode not in MODES:
+            raise ConfigError(f'scheduler.assessor.mode: expected stop or '
+                              f'promote, found {mode!r}')
+        self.pauses = mode == 'promote'
+        # paused trial id -> the rung (index in its bracket) it waits at
+        self.paused: Dict[int, int] = {}
+        self._verdicts: Dict[int, int] = {}  # trial id -> failed rung
         self.min_resource = check_assessor_int(min_resource, 'min_resource', 1)
         if max_resource is not None:
             max_resource = check_assessor_int(max_resource, 'max_resource', 1)
@@ -137,11 +154,42 @@ class _MultiFidelity(Assessor):
         """The bracket trial ``trial_id`` competes in."""
 
     def assess(self, trial_id: int, history: Sequence[float]) -> bool:
-        return self.bracket_of(trial_id).assess(trial_id, history)
+        failed = self.bracket_of(trial_id).judge(trial_id, history)
+        if failed is None:
+            return True
+        self._verdicts[trial_id] = failed
+        return False
+
+    def pause_rung(self, trial_id: int) -> Optional[int]:
+        rung = self._verdicts.pop(trial_id, -1)
+        if not self.pauses or rung < 0:
+            return None
+        return self.bracket_of(trial_id).rungs.resources[rung]
 
     def trial_end(self, trial_id: int, history: List[float],
-                  completed: bool) -> None:
-        self.bracket_of(trial_id).record(trial_id, history)
+                  completed: bool, paused: bool = False) -> None:
+        rung = self.bracket_of(trial_id).record(trial_id, history)
+        if paused and rung is not None:
+            self.paused[trial_id] = rung
+        else:
+            self.paused.pop(trial_id, None)
+
+    def promotion(self) -> Optional[int]:
+        """ASHA's promotion: of the paused trials now among the best
+        ``max(1, n // η)`` at their rung, the one at the highest rung (the
+        best value among equals) goes on."""
+        ready = [(rung, self.bracket_of(t).rungs.values[rung][t], t)
+                 for t, rung in self.paused.items()
+                 if self.bracket_of(t).promotable(rung, t)]
+        if not ready:
+            return None
+        rung, _, trial_id = max(ready, key=lambda r: (
+            r[0], self.optimize_mode.utility(r[1]), -r[2]))
+        self.promote(trial_id)
+        return trial_id
+
+    def promote(self, trial_id: int) -> None:
+        self.paused.pop(trial_id, None)
 
 
 @ASSESSORS.register('asha', 'ASHA', 'successive_halving')
@@ -156,15 +204,20 @@ class SuccessiveHalvingAssessor(_MultiFidelity):
     ``min_resource · η^s``; ``predict`` (none): ``curve_fitting`` ranks
     trials at a rung by the final value (at ``max_resource``) their curve
     predicts (Domhan et al. 2015, :class:`CurveFittingAssessor`'s model)
-    instead of their current value; ``optimize_mode`` (the searcher's).
+    instead of their current value; ``mode`` (``stop``): ``promote``
+    pauses a trial that is not among the best at a rung instead of
+    stopping it, and resumes it (a *promotion*) as soon as it ranks among
+    the best there, as more trials arrive, before any new trial starts
+    (ASHA as published); ``optimize_mode`` (the searcher's).
     """
 
     def __init__(self, optimize_mode: str = 'maximize',
                  min_resource: int = 1, max_resource: Optional[int] = None,
                  reduction_factor: int = 3, min_early_stopping_rate: int = 0,
-                 predict: Optional[str] = None, seed: int = 0):
+                 predict: Optional[str] = None, seed: int = 0,
+                 mode: str = 'stop'):
         super().__init__(optimize_mode, min_resource, max_resource,
-                         reduction_factor, predict, seed)
+                         reduction_factor, predict, seed, mode)
         rate = check_assessor_int(min_early_stopping_rate,
                                   'min_early_stopping_rate', 0)
         self.bracket = self._bracket(rate)
@@ -196,20 +249,20 @@ class HyperbandAssessor(_MultiFidelity):
 
     Config keys (``scheduler.assessor``): ``min_resource`` (1),
     ``max_resource`` (required), ``reduction_factor`` (3), ``predict``,
-    ``seed`` (0), ``optimize_mode``: as for
+    ``mode``, ``seed`` (0), ``optimize_mode``: as for
     :class:`SuccessiveHalvingAssessor`.
     """
 
     def __init__(self, optimize_mode: str = 'maximize',
                  min_resource: int = 1, max_resource: Optional[int] = None,
                  reduction_factor: int = 3, predict: Optional[str] = None,
-                 seed: int = 0):
+                 seed: int = 0, mode: str = 'stop'):
         if max_resource is None:
             raise ConfigError('scheduler.assessor.max_resource: Hyperband '
                               'needs the resource of a complete trial (e.g. '
                               'its number of epochs), found none')
         super().__init__(optimize_mode, min_resource, max_resource,
-                         reduction_factor, predict, seed)
+                         reduction_factor, predict, seed, mode)
         self.seed = check_assessor_int(seed, 'seed', 0)
         eta = self.reduction_factor
         s_max = 0

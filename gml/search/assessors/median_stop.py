@@ -98,7 +98,7 @@ class MedianStopAssessor(Assessor):
         return self.optimize_mode.reached(best, median)
 
     def trial_end(self, trial_id: int, history: List[float],
-                  completed: bool) -> None:
+                  completed: bool, paused: bool = False) -> None:
         self._seen.pop(trial_id, None)
         if completed and history:
             sums = [0.0]

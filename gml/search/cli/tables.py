@@ -11,6 +11,7 @@ from ..store import Trial, TrialState
 STATE_STYLES = {TrialState.COMPLETED: 'green', TrialState.FAILED: 'red',
                 TrialState.RUNNING: 'cyan', TrialState.WAITING: 'dim',
                 TrialState.EARLY_STOPPED: 'yellow',
+                TrialState.PAUSED: 'blue',
                 TrialState.STOPPED: 'magenta'}
 
 
