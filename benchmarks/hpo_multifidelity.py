@@ -22,15 +22,17 @@ time is not charged to the clock.
 Search space: gml spaces over the table's own parameters, ``lr`` and
 ``weight_decay`` as log-scaled ``Real`` over the table's range,
 ``base_channels`` and ``batch_size`` as ``Categorical`` over the table's
-values. A suggestion is trained as the nearest configuration of the table
-in normalised log space (each parameter's log mapped to [0, 1] over the
-table's range; the nearest by Euclidean distance, the first of equals).
-This lets TPE (gml's and Optuna's) model how accuracy depends on lr and
-width, which a ``Categorical`` over the table's row numbers would hide (the
-rows are in random order, so TPE would see unrelated categories). Nearest
-neighbours are drawn with replacement: a suggestion near an already trained
-configuration trains that one again, paying its time again, as a real
-search in a continuous space would train a close neighbour.
+values. A suggestion is trained as the table row that
+``_tabular.Tabular.nearest`` picks: one with the same width and batch size,
+then the least distance in log10 learning rate and weight decay. This lets
+TPE (gml's and Optuna's) model how accuracy depends on lr and width, which a
+``Categorical`` over the table's row numbers would hide (the rows are in
+random order, so TPE would see unrelated categories). Rows are drawn with
+replacement: a suggestion near an already trained configuration trains that
+one again, paying its time again, as a real search in a continuous space
+would train a close neighbour. An epoch costs what ``Tabular`` charges by
+default: the median seconds per epoch of the table's runs with the same
+width and batch size (the runs were timed on a shared machine).
 
 The searcher is told the parameters it suggested (not the snapped ones), as
 the controller tells it ``trial.params``.
@@ -40,13 +42,15 @@ the controller builds them): ``random`` (no early stopping),
 ``random+median`` (MedianStopAssessor, its defaults), ``random+asha``,
 ``random+hyperband`` (min_resource 1, max_resource = the table's epochs,
 reduction_factor 3), ``random+asha_cf`` (asha with ``predict:
-curve_fitting``), ``tpe+hyperband`` and ``tpe+asha`` (gml's TPESearcher, its
-defaults), and ``optuna`` (Optuna's TPESampler, its defaults with the seed,
-and its HyperbandPruner with the same min/max resource and reduction factor,
-driven by ask/tell with ``trial.report`` and ``trial.should_prune`` after
-every epoch on the same clock; a pruned trial is told PRUNED). Each method
-runs ``--seeds`` seeds (searcher, Hyperband bracket draw and curve fitting
-seeded with the seed) up to ``--horizon`` simulated seconds.
+curve_fitting``), ``tpe`` (gml's TPESearcher, its defaults, no early
+stopping), ``tpe+hyperband`` and ``tpe+asha``, and ``optuna`` (Optuna's
+TPESampler, its defaults with the seed, and its HyperbandPruner with the
+same min/max resource and reduction factor, driven by ask/tell with
+``trial.report`` and ``trial.should_prune`` after every epoch on the same
+clock; a pruned trial is told PRUNED). A ``/rN`` suffix (``random+asha/r3``)
+puts the first rung at epoch N (``min_resource``). Each method runs
+``--seeds`` seeds (searcher, Hyperband bracket draw and curve fitting seeded
+with the seed) up to ``--horizon`` simulated seconds.
 
 Figures, per method, medians over the seeds:
 
@@ -88,40 +92,34 @@ LOG_REAL = ('lr', 'weight_decay')          # Real(log=True) spaces
 BUDGET_FRACTIONS = (0.25, 0.5, 1.0, 2.0)
 
 
-# -- the table ----------------------------------------------------------------
+# -- the table ---------------------------------------------------------------
 class Table:
-    """Learning curves of configurations: ``configs[i]`` (a dict of
-    PARAMS), ``curves[i]`` (accuracy after each epoch, all the same
-    length) and ``seconds[i]`` (simulated seconds of one epoch)."""
+    """The table as the simulation reads it, through ``_tabular.Tabular``
+    (its default cost: an epoch costs the median seconds per epoch of the
+    runs with the same width and batch size): ``configs[i]``, ``curves[i]``
+    (accuracy after each epoch), ``seconds[i]`` (simulated seconds of one
+    epoch), ``epochs``, ``best_final`` (the best accuracy after the last
+    epoch)."""
 
-    def __init__(self, configs, curves, seconds):
-        import numpy as np
-        if not configs or not len(configs) == len(curves) == len(seconds):
-            raise ValueError('a table needs as many configs, curves and '
-                             'seconds, at least one')
-        self.configs = [dict(c) for c in configs]
-        self.curves = [[float(v) for v in c] for c in curves]
-        self.seconds = [float(s) for s in seconds]
-        self.epochs = len(self.curves[0])
+    def __init__(self, path=DATA, cost='group'):
+        from _tabular import Tabular
+        self.tabular = Tabular(path, cost)
+        count = len(self.tabular)
+        if not count:
+            raise ValueError(f'{path}: the table has no runs')
+        self.configs = [self.tabular.config(i) for i in range(count)]
+        self.curves = [[float(v) for v in self.tabular.curve(i)]
+                       for i in range(count)]
+        self.seconds = [float(self.tabular.seconds_per_epoch(i))
+                        for i in range(count)]
+        self.epochs = self.tabular.max_epochs
         if any(len(c) != self.epochs for c in self.curves):
-            raise ValueError('every curve needs the same number of epochs')
-        self.best_final = max(c[-1] for c in self.curves)
-        # Normalised log coordinates of every configuration.
-        logs = np.log([[float(c[p]) for p in PARAMS] for c in self.configs])
-        self.low, self.high = logs.min(axis=0), logs.max(axis=0)
-        self.span = np.where(self.high > self.low, self.high - self.low, 1.0)
-        self.points = (logs - self.low) / self.span
-
-    @classmethod
-    def load(cls, path=DATA):
-        with open(path) as f:
-            data = json.load(f)
-        runs = sorted(data['runs'], key=lambda r: r['index'])
-        return cls([r['config'] for r in runs], [r['val_top1'] for r in runs],
-                   [r['seconds_per_epoch'] for r in runs])
+            raise ValueError(f'{path}: every curve needs {self.epochs} '
+                             'epochs')
+        self.best_final = self.tabular.best()[1]
 
     def space(self):
-        """gml spaces over the table's parameters."""
+        """gml spaces over the table's parameters and their ranges."""
         from gml.space import Categorical, Real
         space = {}
         for name in PARAMS:
@@ -134,18 +132,26 @@ class Table:
         return space
 
     def nearest(self, params):
-        """Index of the configuration nearest to ``params`` in normalised
-        log space (the first of equals)."""
-        import numpy as np
-        point = (np.log([float(params[p]) for p in PARAMS]) - self.low) \
-            / self.span
-        return int(np.argmin(((self.points - point) ** 2).sum(axis=1)))
+        """The row trained for a suggestion: ``Tabular.nearest`` (the same
+        width and batch size, then the least log10 distance in learning
+        rate and weight decay)."""
+        return self.tabular.nearest(**{p: params[p] for p in PARAMS})
 
 
-# -- the methods ------------------------------------------------------------------
-def method_configs(epochs):
+# -- the methods -------------------------------------------------------------
+def split_method(method):
+    """``'random+asha/r3'`` -> ``('random+asha', 3)``: a ``/rN`` suffix
+    sets the first rung (``min_resource``) of the multi-fidelity methods."""
+    name, _, rung = method.partition('/r')
+    if rung and not rung.isdigit():
+        raise ValueError(f'bad method {method!r}: /rN takes a number')
+    return name, int(rung or 1)
+
+
+def method_configs(epochs, min_resource=1):
     """name -> (searcher config, assessor config or None), or 'optuna'."""
-    rungs = dict(min_resource=1, max_resource=epochs, reduction_factor=3)
+    rungs = dict(min_resource=min_resource, max_resource=epochs,
+                 reduction_factor=3)
     random = dict(type='random')
     tpe = dict(type='tpe')
     return {
@@ -155,6 +161,7 @@ def method_configs(epochs):
         'random+hyperband': (random, dict(type='hyperband', **rungs)),
         'random+asha_cf': (random, dict(type='asha', predict='curve_fitting',
                                         **rungs)),
+        'tpe': (tpe, None),
         'tpe+hyperband': (tpe, dict(type='hyperband', **rungs)),
         'tpe+asha': (tpe, dict(type='asha', **rungs)),
         'optuna': 'optuna',
@@ -203,7 +210,7 @@ class GmlDriver:
 class OptunaDriver:
     """Optuna's TPESampler and HyperbandPruner through ask/tell."""
 
-    def __init__(self, table, seed):
+    def __init__(self, table, seed, min_resource=1):
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
@@ -212,7 +219,7 @@ class OptunaDriver:
             study_name=f'multifidelity-{seed}', direction='maximize',
             sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=optuna.pruners.HyperbandPruner(
-                min_resource=1, max_resource=table.epochs,
+                min_resource=min_resource, max_resource=table.epochs,
                 reduction_factor=3))
 
     def start(self, trial_id):
@@ -239,13 +246,14 @@ class OptunaDriver:
 
 
 def make_driver(table, method, seed):
-    spec = method_configs(table.epochs)[method]
+    name, min_resource = split_method(method)
+    spec = method_configs(table.epochs, min_resource)[name]
     if spec == 'optuna':
-        return OptunaDriver(table, seed)
+        return OptunaDriver(table, seed, min_resource)
     return GmlDriver.build(table, spec[0], spec[1], seed)
 
 
-# -- the simulation ---------------------------------------------------------------
+# -- the simulation ----------------------------------------------------------
 def simulate(table, driver, horizon, workers=4):
     """Replay one search on the simulated clock until ``horizon`` seconds.
 
@@ -371,11 +379,15 @@ def main():
                         'random+asha,random+hyperband,random+asha_cf,'
                         'tpe+hyperband,optuna')
     args = parser.parse_args()
-    table = Table.load(args.data)
+    table = Table(args.data)
     known = method_configs(table.epochs)
     methods = [m for m in args.methods.split(',') if m]
     for name in methods:
-        if name not in known:
+        try:
+            base, rung = split_method(name)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if base not in known or not 1 <= rung < table.epochs:
             parser.error(f'unknown method {name!r}; expected some of '
                          f'{sorted(known)}')
     targets = [float(t) for t in args.targets.split(',') if t]
