@@ -23,6 +23,7 @@ INSTALL_REQUIRES = [
     'numpy>=1.24',
     'scikit-learn>=1.3',
     'scikit-optimize>=0.10.2',
+    'optuna>=3.6,<6',  # TPESearcher (imported only when it is used)
     'pyyaml>=6',
     'numba>=0.58',
     'rich>=13',
@@ -38,7 +39,7 @@ EXTRAS = {
               'pytest-xdist>=3.5,<4', 'tensorboard>=2.14,<3',
               'ray[default]>=2.10,<3'],
     'export': ['tensorboard>=2.14'],
-    'bench': ['optuna>=3.6', 'analog-nasbench==0.1.3'],
+    'bench': ['analog-nasbench==0.1.3'],
 }
 
 setup(

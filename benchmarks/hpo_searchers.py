@@ -1,16 +1,19 @@
 """How well the HPO searchers minimize standard test functions.
 
 Usage: python benchmarks/hpo_searchers.py [--seeds 10] [--evals 50]
-           [--problems branin,hartmann6] [--methods random,skopt,evolution,tpe]
+           [--problems branin,hartmann6,rosenbrock10]
+           [--methods random,skopt,evolution,tpe,tpe_gml,tpe_gml@4,...]
 
 Prints one JSON line: for every problem and method, the median (and mean)
 simple regret (best value found minus the known minimum) over the seeds after
 ``--evals`` evaluations, the regret of every seed, and the mean time per
 trial spent inside the method (suggest + observe; for Optuna ask + sampling
-+ tell). Methods: gml's RandomSearcher, SkoptSearcher (GP, its defaults) and
-EvolutionSearcher (its defaults, told the budget), and Optuna's
-TPESampler (defaults) side by side. Optuna is a benchmark-only extra: it is
-imported only here. Progress goes to stderr.
++ tell). Methods: gml's RandomSearcher, SkoptSearcher (GP, its defaults),
+EvolutionSearcher (its defaults, told the budget) and TPESearcher
+(``tpe_gml``, its defaults), and Optuna's TPESampler used directly
+(``tpe``, Optuna's defaults) side by side. ``METHOD@P`` runs a gml
+searcher with P trials outstanding (parallel_size P, results told oldest
+first). Progress goes to stderr.
 """
 import argparse
 import json
@@ -59,36 +62,54 @@ def hartmann6(x):
     return -total
 
 
+def rosenbrock(x):
+    """Rosenbrock on [-5, 10]^d (here d = 10); minimum 0 at (1, ..., 1)."""
+    return sum(100 * (b - a * a) ** 2 + (a - 1) ** 2
+               for a, b in zip(x[:-1], x[1:]))
+
+
 PROBLEMS = {
     'branin': dict(fn=branin, optimum=0.397887,
                    bounds=[(-5.0, 10.0), (0.0, 15.0)]),
     'hartmann6': dict(fn=hartmann6, optimum=-3.32237,
                       bounds=[(0.0, 1.0)] * 6),
+    'rosenbrock10': dict(fn=rosenbrock, optimum=0.0,
+                         bounds=[(-5.0, 10.0)] * 10),
 }
 GML_METHODS = {'random': 'RandomSearcher', 'skopt': 'SkoptSearcher',
-               'evolution': 'EvolutionSearcher'}
+               'evolution': 'EvolutionSearcher', 'tpe_gml': 'TPESearcher'}
+# `METHOD@P` (gml searchers): P trials outstanding at all times, as a search
+# with parallel_size P: ask P points, then tell the oldest and ask a new one
+# until --evals points are told.
 
 
 # -- one run -----------------------------------------------------------------
 def run_gml(method, problem, seed, evals):
+    import collections
     from gml.search.registry import SEARCHERS
     from gml.space import Real
     import gml.search.searchers  # noqa: F401 (registers the searchers)
     bounds = problem['bounds']
     names = [f'x{i}' for i in range(len(bounds))]
     space = {n: Real(lo, hi) for n, (lo, hi) in zip(names, bounds)}
+    name, _, parallel = method.partition('@')
+    parallel = int(parallel or 1)
     from gml.search.searchers.base import with_budget
     # as search-run does with max_tries: searchers taking a `budget` (the
     # evolution) are told the number of evaluations
     searcher = SEARCHERS.build(
-        with_budget(dict(type=GML_METHODS[method], optimize_mode='min',
+        with_budget(dict(type=GML_METHODS[name], optimize_mode='min',
                          seed=seed), evals),
         'searcher', space=space)
-    best, spent = math.inf, 0.0
+    best, spent, asked = math.inf, 0.0, 0
+    outstanding = collections.deque()
     for _ in range(evals):
-        start = time.perf_counter()
-        params = searcher.suggest()
-        spent += time.perf_counter() - start
+        while asked < evals and len(outstanding) < parallel:
+            start = time.perf_counter()
+            outstanding.append(searcher.suggest())
+            spent += time.perf_counter() - start
+            asked += 1
+        params = outstanding.popleft()
         value = problem['fn']([params[n] for n in names])
         start = time.perf_counter()
         searcher.observe(params, value)
@@ -122,8 +143,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seeds', type=int, default=10)
     parser.add_argument('--evals', type=int, default=50)
-    parser.add_argument('--problems', default='branin,hartmann6')
-    parser.add_argument('--methods', default='random,skopt,evolution,tpe')
+    parser.add_argument('--problems', default='branin,hartmann6,rosenbrock10')
+    parser.add_argument('--methods', default='random,skopt,evolution,tpe,'
+                        'tpe_gml,tpe_gml@4,tpe_gml@8,skopt@4,skopt@8')
     args = parser.parse_args()
     problems = [p for p in args.problems.split(',') if p]
     methods = [m for m in args.methods.split(',') if m]
@@ -132,7 +154,12 @@ def main():
             parser.error(f'unknown problem {name!r}; expected some of '
                          f'{sorted(PROBLEMS)}')
     for name in methods:
-        if name not in GML_METHODS and name != 'tpe':
+        base, _, parallel = name.partition('@')
+        if parallel and (base not in GML_METHODS or not parallel.isdigit()
+                         or int(parallel) < 1):
+            parser.error(f'bad method {name!r}: METHOD@P takes a gml '
+                         'method and a parallel count P >= 1')
+        if base not in GML_METHODS and name != 'tpe':
             parser.error(f'unknown method {name!r}; expected some of '
                          f'{sorted(GML_METHODS) + ["tpe"]}')
     results = {}

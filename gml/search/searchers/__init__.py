@@ -10,6 +10,8 @@ from .evolution import EvolutionSearcher
 from .grid import GridSearcher
 from .random import RandomSearcher
 from .skopt import SkoptSearcher
+from .tpe import TPESearcher
 
 __all__ = ['Searcher', 'SEARCHERS', 'GridSearcher', 'BatchSearcher',
-           'RandomSearcher', 'SkoptSearcher', 'EvolutionSearcher']
+           'RandomSearcher', 'SkoptSearcher', 'EvolutionSearcher',
+           'TPESearcher']
