@@ -186,7 +186,7 @@ first = int(open(ckpt).read()) + 1 if os.path.exists(ckpt) else 1
 with open({log!r}, 'a') as f:
     f.write(f"start {{os.environ['GML_SEARCH_TRIAL_ID']}} {{first}}\\n")
 for step in range(first, steps + 1):
-    time.sleep(0.2)
+    time.sleep(float(args['delay']))
     report(step=step, acc=100 * (1 - (lr - 0.1) ** 2) * step / steps)
     with open(ckpt, 'w') as f:
         f.write(str(step))
@@ -195,6 +195,20 @@ for step in range(first, steps + 1):
 
 @pytest.mark.parametrize('crash', [False, True], ids=['straight', 'kill-9'])
 def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path, crash):
+    """On this machine (the local scheduler); see _promote_search."""
+    _promote_search(tmp_path, crash, 'type: local', delay=0.2)
+
+
+@pytest.mark.parametrize('crash', [False, True], ids=['straight', 'kill-9'])
+def test_a_promoted_slurm_trial_resumes_from_its_checkpoint(slurm, tmp_path,
+                                                            crash):
+    """The same search as Slurm jobs (a promotion is a new job; steps
+    are slower, as the controller looks at a Slurm trial once a second)."""
+    _promote_search(tmp_path, crash, 'type: slurm\n          '
+                    'query_interval: 1', delay=0.8)
+
+
+def _promote_search(tmp_path, crash, scheduler, delay):
     """One slot, η 2, rungs 1, 2, 4 of 8 steps; by hand (value ∝ 1 -
     (lr - 0.1)^2): lr 0.1 completes; 0.2, 0.16 pause at rung 1; 0.12
     passes rung 1, pauses at rung 2; 0.03 and 0.3 pause at rung 1; then 6
@@ -212,9 +226,10 @@ def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path, crash):
     lrs = [0.1, 0.2, 0.16, 0.12, 0.03, 0.3]
     config = write_config(tmp_path, f'''
         task:
-          template: "{sys.executable} {program} lr={{lr}} steps=8 work={{work_dir}}"
+          template: "{sys.executable} {program} lr={{lr}} steps=8 work={{work_dir}} delay={delay}"
           search_args: {{lr: {{type: Categorical, data: {lrs}}}}}
         scheduler:
+          {scheduler}
           parallel_size: 1
           assessor: {{type: asha, max_resource: 8, reduction_factor: 2,
                      mode: promote}}
