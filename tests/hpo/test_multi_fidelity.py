@@ -182,7 +182,8 @@ args = dict(a.split('=', 1) for a in sys.argv[1:])
 lr, steps, work = float(args['lr']), int(args['steps']), args['work']
 os.makedirs(work, exist_ok=True)
 ckpt = os.path.join(work, 'ckpt')
-first = int(open(ckpt).read()) + 1 if os.path.exists(ckpt) else 1
+first = int(open(ckpt).read()) + 1 \
+    if os.path.exists(ckpt) and args['resume'] == 'yes' else 1
 with open({log!r}, 'a') as f:
     f.write(f"start {{os.environ['GML_SEARCH_TRIAL_ID']}} {{first}}\\n")
 for step in range(first, steps + 1):
@@ -199,6 +200,13 @@ def test_a_promoted_trial_resumes_from_its_checkpoint(tmp_path, crash):
     _promote_search(tmp_path, crash, 'type: local', delay=0.2)
 
 
+def test_a_promoted_trial_that_cannot_resume_starts_again(tmp_path):
+    """A command without a checkpoint to go on from runs again from its
+    first step: the same decisions, its steps reported again."""
+    _promote_search(tmp_path, False, 'type: local', delay=0.2,
+                    resume=False)
+
+
 @pytest.mark.parametrize('crash', [False, True], ids=['straight', 'kill-9'])
 def test_a_promoted_slurm_trial_resumes_from_its_checkpoint(slurm, tmp_path,
                                                             crash):
@@ -208,7 +216,7 @@ def test_a_promoted_slurm_trial_resumes_from_its_checkpoint(slurm, tmp_path,
                     'query_interval: 1', delay=0.8)
 
 
-def _promote_search(tmp_path, crash, scheduler, delay):
+def _promote_search(tmp_path, crash, scheduler, delay, resume=True):
     """One slot, η 2, rungs 1, 2, 4 of 8 steps; by hand (value ∝ 1 -
     (lr - 0.1)^2): lr 0.1 completes; 0.2, 0.16 pause at rung 1; 0.12
     passes rung 1, pauses at rung 2; 0.03 and 0.3 pause at rung 1; then 6
@@ -226,7 +234,7 @@ def _promote_search(tmp_path, crash, scheduler, delay):
     lrs = [0.1, 0.2, 0.16, 0.12, 0.03, 0.3]
     config = write_config(tmp_path, f'''
         task:
-          template: "{sys.executable} {program} lr={{lr}} steps=8 work={{work_dir}} delay={delay}"
+          template: "{sys.executable} {program} lr={{lr}} steps=8 work={{work_dir}} delay={delay} resume={'yes' if resume else 'no'}"
           search_args: {{lr: {{type: Categorical, data: {lrs}}}}}
         scheduler:
           {scheduler}
@@ -258,5 +266,8 @@ def _promote_search(tmp_path, crash, scheduler, delay):
               if e == 'start']
     assert [first for t, first in starts if t == 3][0] == 1
     resumed_at = [first for t, first in starts if t == 3][-1]
-    assert resumed_at > 1  # went on from its checkpoint
+    if resume:
+        assert resumed_at > 1  # went on from its checkpoint
+    else:
+        assert resumed_at == 1 and len([t for t, _ in starts if t == 3]) == 2
     assert 'paused 5' in run.stdout
