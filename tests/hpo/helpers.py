@@ -114,3 +114,14 @@ def grid_config(tmp_path, lrs, steps, delay, scheduler):
         f'    lr: {{type: Categorical, data: {list(lrs)}}}\n'
         'searcher: {type: GridSearcher, reward_attribute: acc}\n'
         f'scheduler:\n{keys}\n'))
+
+
+def time_limited_trial(tmp_path, config):
+    """Run a one-trial search whose trial outlives its 3 s
+    ``time_limits_per_job``; check it failed for that and return it."""
+    run = search('search-run', str(config), cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    trial, = task_trials(tmp_path)
+    assert trial.state == 'FAILED'
+    assert 'exceeded time_limits_per_job (3 s)' in trial.message
+    return trial

@@ -12,7 +12,7 @@ import pytest
 
 from ..conftest import REPO, free_port
 from .helpers import (crash_and_resume, grid_config, runs_log, search,
-                      task_trials, wait_for_starts)
+                      task_trials, time_limited_trial, wait_for_starts)
 
 # Slow: 35-45 s with the head's start. Under pytest-xdist each worker that
 # runs one of these tests starts a head of its own (xdist_group does not
@@ -200,11 +200,7 @@ def test_ray_job_whose_supervisor_dies_is_run_again(ray_head, tmp_path):
 def test_ray_time_limit_stops_the_job(ray_head, tmp_path):
     config = _config(tmp_path, ray_head, lrs=(0.1, ), steps=1000, delay=0.1,
                      stop='stop_criterion: {time_limits_per_job: 3}')
-    run = search('search-run', str(config), cwd=tmp_path, timeout=120)
-    assert run.returncode == 0, run.stderr
-    trial, = task_trials(tmp_path)
-    assert trial.state == 'FAILED'
-    assert 'exceeded time_limits_per_job (3 s)' in trial.message
+    trial = time_limited_trial(tmp_path, config)
     # shutdown waits for Ray to report the stopped job ended
     assert _ray_jobs(ray_head)[trial.job_id] == 'STOPPED'
 

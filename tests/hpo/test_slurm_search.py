@@ -7,8 +7,9 @@ import time
 import pytest
 
 from ..conftest import REPO
-from .helpers import (crash_and_resume, runs_log, search, task_trials,
-                      wait_for_starts, write_config, write_trial)
+from .helpers import (crash_and_resume, runs_log, task_trials,
+                      time_limited_trial, wait_for_starts, write_config,
+                      write_trial)
 
 
 def _config(tmp_path, lrs, steps, delay, stop=''):
@@ -60,11 +61,7 @@ def test_slurm_trials_complete_fail_and_get_cancelled(slurm, tmp_path):
 def test_slurm_time_limit_scancels_the_job(slurm, tmp_path):
     config = _config(tmp_path, lrs=(0.1, ), steps=1000, delay=0.1,
                      stop='stop_criterion: {time_limits_per_job: 3}')
-    run = search('search-run', str(config), cwd=tmp_path, timeout=120)
-    assert run.returncode == 0, run.stderr
-    trial, = task_trials(tmp_path)
-    assert trial.state == 'FAILED'
-    assert 'exceeded time_limits_per_job (3 s)' in trial.message
+    time_limited_trial(tmp_path, config)
     deadline = time.monotonic() + 30
     while 'gml-search-1' in _job_names() and time.monotonic() < deadline:
         time.sleep(0.2)
