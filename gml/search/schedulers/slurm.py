@@ -170,7 +170,6 @@ class SlurmScheduler(Scheduler):
                                             'scheduler.exit_file_grace', 0)
         self.jobs: Dict[str, _Job] = {}  # launched or adopted, not ended
         self.last_query = float('-inf')
-        self.calls = 0  # scheduler queries made (squeue/sacct/scontrol)
         self._listing: Optional[Dict[str, SlurmRecord]] = None
 
     @staticmethod
@@ -251,7 +250,6 @@ class SlurmScheduler(Scheduler):
     def _squeue(self, *selection: str) -> Optional[Dict[str, SlurmRecord]]:
         """Jobs as squeue lists them (also ended ones it still knows), or
         None when squeue failed."""
-        self.calls += 1
         out = _run(['squeue', '-h', '-r', '-t', 'all', *selection, '-O',
                     'JobArrayID:|,Name:|,State:|,RestartCnt:|,exit_code:|'])
         if out.returncode != 0:
@@ -275,7 +273,6 @@ class SlurmScheduler(Scheduler):
         knows (nothing where accounting is off)."""
         if not job_ids or shutil.which('sacct') is None:
             return {}
-        self.calls += 1
         out = _run(['sacct', '-n', '-X', '-P', '-j', ','.join(job_ids),
                     '-o', 'JobID,State,ExitCode,Restarts'])
         records = {}
@@ -301,12 +298,6 @@ class SlurmScheduler(Scheduler):
         for job_id in job_ids:
             self.jobs[job_id].record = records.get(job_id,
                                                    SlurmRecord('UNKNOWN'))
-
-    def final_state(self, job_id: str) -> str:
-        """The state Slurm recorded for a job (best effort)."""
-        records = self._squeue('-j', job_id) or self._sacct([job_id])
-        record = records.get(job_id)
-        return record.state if record else 'UNKNOWN'
 
     # -- watching --------------------------------------------------------------
     def poll(self, job_ids, trial_dirs):
