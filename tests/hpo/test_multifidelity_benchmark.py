@@ -97,7 +97,7 @@ def test_asha_trains_what_the_rung_rule_gives(tmp_path):
     assert searcher.told == [(i, float(i + 1)) for i in range(8, -1, -1)]
     assert [t[1:] for t in run['trials'][:9]] == \
         [[9, 'completed']] + [[1, 'stopped']] * 8
-    assert run['completions'] == [(9.0, 9.0)]
+    assert run['completions'] == [(9.0, 9.0, 9, 1)]
     # The dominant configuration's first epoch already reaches the target.
     assert mf.first_reaching(run['reports'], 0.99 * table.best_final)[0] == 1
 
@@ -128,7 +128,8 @@ def test_parallel_workers_share_the_clock(tmp_path):
     searcher = Scripted(table, [0, 1, 0, 1, 0, 1, 0])
     run = mf.simulate(table, mf.GmlDriver(searcher), horizon=6, workers=2)
     assert run['epochs'] == 9
-    assert run['completions'] == [(3.0, 30.0), (6.0, 70.0), (6.0, 30.0)]
+    assert [c[:2] for c in run['completions']] == \
+        [(3.0, 30.0), (6.0, 70.0), (6.0, 30.0)]
     assert [t[0] for t in run['trials']] == [0, 1, 0, 1, 0]
     assert mf.first_reaching(run['reports'], 50.0)[0] == 2.0
     assert mf.best_by(run['reports'], 1.5) == 10.0
@@ -171,3 +172,34 @@ def test_real_methods_run_on_a_synthetic_table(method, tmp_path):
         assert stopped_at == {3}
     times = [r[0] for r in run['reports']]
     assert times == sorted(times) and times[-1] <= 60
+
+
+def test_summary_takes_medians_over_seeds(tmp_path):
+    """Three seeds: the target (0.99 × 9 = 8.91) reached at 1, 4 and never;
+    the median is 4 s. Two of three never complete it: median null."""
+    table = flat_table(tmp_path / 't.json')
+    runs = [dict(reports=[(1.0, 9.0, 1, 1)], completions=[(9.0, 9.0, 9, 1)],
+                 trials=[[8, 9, 'completed']], epochs=9),
+            dict(reports=[(2.0, 5.0, 2, 2), (4.0, 9.0, 4, 3)],
+                 completions=[], trials=[[4, 1, 'stopped']], epochs=4),
+            dict(reports=[(3.0, 2.0, 3, 4)], completions=[],
+                 trials=[[1, 1, 'stopped'], [2, 1, 'running']], epochs=3)]
+    out = mf.summarise(runs, table, [0.99], {'1': 5.0})
+    figures = out['targets']['0.99']
+    assert figures['time'] == 4.0 and figures['epochs'] == 4
+    assert figures['time_seeds'] == [1.0, 4.0, None]
+    assert figures['completed_time'] is None
+    assert figures['completed_reached'] == 1
+    assert out['best_at'] == {'1': 9.0}
+    assert out['stopped_share'] == round(2 / 3, 3)
+
+
+def test_diagnostics_by_hand(tmp_path):
+    """Final accuracies 1..9: only the best reaches 0.99 × 9; accuracy at
+    epoch 1 ranks them exactly (ρ = 1), reversed ranks give ρ = -1."""
+    assert mf.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1)
+    assert mf.ranks([5, 1, 5, 2]) == [3.5, 1, 3.5, 2]
+    out = mf.diagnostics(flat_table(tmp_path / 't.json'), [0.99, 0.5])
+    assert out['share_reaching'] == {'0.99': round(1 / 9, 3),
+                                     '0.5': round(5 / 9, 3)}
+    assert out['rank_correlation_with_final'] == {'1': 1.0, '3': 1.0}
