@@ -15,7 +15,8 @@ reports that epoch's accuracy and the assessor judges the reward history as
 gml's controller does (``assess`` whenever a new step arrives; False stops
 the trial at once: EARLY_STOPPED, reward its last value, which the searcher
 observes, then ``trial_end``); a trial that trains all its epochs
-completes (reward its final value). A freed worker asks the searcher for a
+completes (reward its final value; its last epoch is not judged, the
+trial has ended). A freed worker asks the searcher for a
 new configuration at that same simulated instant. Searcher and assessor
 time is not charged to the clock.
 
@@ -430,9 +431,10 @@ def main():
     parser.add_argument('--targets', default='0.99,0.995,0.998',
                         help='fractions of the best final accuracy')
     parser.add_argument('--methods', default='random,random+median,'
-                        'random+asha,random+asha/r3,random+hyperband,'
-                        'random+hyperband/r3,random+asha_cf,tpe,'
-                        'tpe+hyperband,tpe+hyperband/r3,optuna,optuna/r3')
+                        'random+asha,random+asha/r3,random+asha/r9,'
+                        'random+hyperband,random+hyperband/r3,'
+                        'random+asha_cf,tpe,tpe+hyperband,'
+                        'tpe+hyperband/r3,optuna,optuna/r3')
     args = parser.parse_args()
     table = Table(args.data)
     known = method_configs(table.epochs)
