@@ -336,3 +336,28 @@ def test_gml_and_search_ctl_do_not_import_optuna():
     done = subprocess.run([sys.executable, '-c', code], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# -- a real search ---------------------------------------------------------
+def test_search_run_with_tpe_survives_kill_9(tmp_path):
+    from .helpers import crash_and_resume, write_config, write_trial
+    trial = write_trial(tmp_path)
+    config = write_config(tmp_path, (
+        'task:\n'
+        f'  template: "{sys.executable} {trial} lr={{lr}} steps=3 '
+        'delay=0.3"\n'
+        '  search_args:\n'
+        '    lr: {type: Real, lower: 0.01, upper: 0.3, log: true}\n'
+        'searcher: {type: tpe, seed: 0, n_startup_trials: 2, '
+        'reward_attribute: acc}\n'
+        'scheduler:\n'
+        '  parallel_size: 2\n'
+        '  stop_criterion: {max_tries: 6}\n'))
+    resumed, trials = crash_and_resume(tmp_path, config, 2)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(trials) == 6
+    lrs = [t.params['lr'] for t in trials]
+    assert len(set(lrs)) == 6 and all(0.01 <= lr <= 0.3 for lr in lrs)
+    for t in trials:  # the trial program fails above lr 0.25
+        assert t.state == ('FAILED' if t.params['lr'] > 0.25
+                           else 'COMPLETED'), (t.params, t.state)
