@@ -204,18 +204,17 @@ class TPESearcher(LoggedSearcher):
         index = self.log.handed
         with _quiet(optuna):
             study = self._study()
-            params = found = None
+            params = None
             for attempt in range(UNIQUE_TRIES):
                 study.sampler = self._sampler(
                     derived_seed(self._seed, 'tpe', index, attempt) % 2 ** 32)
                 trial = study.ask()
                 params = self.codec.decode(self._ask(trial))
-                found = dict(trial.params)
                 if params_key(params) not in self.log.seen:
                     break
-        self.log.issue(params)
-        self._pending[params_key(params)].append(len(self._records))
-        self._records.append(_Record(found, RUNNING))
+        # recorded from the params, exactly as the resume replay records a
+        # running trial, so both build the same studies
+        self.mark_pending(params)
         return params
 
     def observe(self, params: Params, reward: Optional[float]) -> None:
