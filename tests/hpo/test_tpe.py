@@ -263,7 +263,8 @@ def test_tpe_parallel_suggestions_are_spread_like_random_points():
         assert len({tuple(p) for p in points}) == 8
         spreads.append(min_distance(points))
     # constant liar: 8 points asked before any result are at least as far
-    # apart as 8 random points typically are (measured 0.29 to 0.40)
+    # apart as 8 random points typically are (measured 0.29 to 0.38 over
+    # seeds 0-4; 0.09 to 0.26 with constant_liar false)
     assert min(spreads) > 0.8 * median_random, spreads
     assert statistics.median(spreads) > median_random, spreads
 
@@ -274,10 +275,10 @@ def test_skopt_parallel_suggestions_are_distinct_not_duplicates():
     points = parallel_batch(SkoptSearcher(space, optimize_mode='min',
                                           seed=0, acq_func='EI'))
     assert len({tuple(p) for p in points}) == 8
-    # the cl_min lie keeps the GP's points apart, though closer than random
-    # points (it exploits): measured 0.054 for seed 0, 0.035 to 0.15 over
-    # seeds and acquisition functions
-    assert min_distance(points) > 0.3 * low_random
+    # the cl_min lie keeps the GP's points apart: measured 0.39 for seed 0
+    # here (0.18 to 0.39 over seeds 0-2); on a 4-D slice of Hartmann6 they
+    # were closer than random points (0.035 to 0.15: the GP exploits)
+    assert min_distance(points) > low_random
 
 
 # -- config -------------------------------------------------------------------
