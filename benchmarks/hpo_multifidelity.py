@@ -1,7 +1,8 @@
 """Multi-fidelity searches replayed on real digits learning curves.
 
 Usage: nice -n 10 python benchmarks/hpo_multifidelity.py [--seeds 10]
-           [--workers 4] [--horizon SECONDS] [--targets 0.99,0.995,0.998]
+           [--configs N] [--workers 4] [--horizon SECONDS]
+           [--targets 0.99,0.995,0.998]
            [--methods random,random+median,...] [--data PATH]
 
 Reads the tabular benchmark ``benchmarks/data/digits_tabular.json`` (made by
@@ -108,9 +109,21 @@ class Table:
     epoch), ``epochs``, ``best_final`` (the best accuracy after the last
     epoch)."""
 
-    def __init__(self, path=DATA, cost='group'):
+    def __init__(self, path=DATA, cost='group', first=None):
         from _tabular import Tabular
-        self.tabular = Tabular(path, cost)
+        if first is not None:  # the table's first rows only
+            import tempfile
+            with open(path) as f:
+                data = json.load(f)
+            data['runs'] = sorted(data['runs'],
+                                  key=lambda r: r['index'])[:first]
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, 'table.json')
+                with open(path, 'w') as f:
+                    json.dump(data, f)
+                self.tabular = Tabular(path, cost)
+        else:
+            self.tabular = Tabular(path, cost)
         count = len(self.tabular)
         if not count:
             raise ValueError(f'{path}: the table has no runs')
@@ -423,6 +436,9 @@ def default_horizon(table, workers):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default=DATA)
+    parser.add_argument('--configs', type=int, default=None,
+                        help='use the first N configurations of the table '
+                        '(default: all)')
     parser.add_argument('--seeds', type=int, default=10)
     parser.add_argument('--workers', type=int, default=4)
     parser.add_argument('--horizon', type=float, default=None,
@@ -436,7 +452,7 @@ def main():
                         'random+asha_cf,tpe,tpe+hyperband,'
                         'tpe+hyperband/r3,optuna,optuna/r3')
     args = parser.parse_args()
-    table = Table(args.data)
+    table = Table(args.data, first=args.configs)
     known = method_configs(table.epochs)
     methods = [m for m in args.methods.split(',') if m]
     for name in methods:

@@ -67,6 +67,8 @@ def test_nearest_snaps_to_the_configuration(tmp_path):
         assert table.nearest(config) == index
         near = dict(config, lr=config['lr'] * 1.01)
         assert table.nearest(near) == index
+    first = mf.Table(str(tmp_path / 't.json'), first=3)
+    assert first.configs == table.configs[:3] and first.best_final == 3.0
     space = table.space()
     assert space['lr'].log and space['weight_decay'].log
     assert list(space['base_channels'].data) == [4, 8, 16, 32]
