@@ -117,3 +117,31 @@ def query(index: int, epochs: int, path: str = DEFAULT_PATH,
     if key not in _CACHE:
         _CACHE[key] = Tabular(path, cost)
     return _CACHE[key].query(index, epochs)
+
+
+def summary(table: Tabular) -> dict:
+    """Size, time and the spread of accuracies of a table."""
+    finals = sorted(table.accuracy(i, table.max_epochs)
+                    for i in range(len(table)))
+    bests = [max(table.curve(i)) for i in range(len(table))]
+
+    def share(threshold: float) -> float:
+        return round(sum(f >= threshold for f in finals) / len(finals), 3)
+    return dict(
+        configs=len(table), epochs=table.max_epochs,
+        train_s=round(sum(sum(r['epoch_s']) for r in table.runs), 1),
+        final_top1=dict(best=finals[-1], median=statistics.median(finals),
+                        worst=finals[0],
+                        quartiles=[round(q, 2) for q in
+                                   statistics.quantiles(finals, n=4)]),
+        best_epoch_top1=max(bests),
+        share_final_at_least={'98': share(98), '95': share(95),
+                              '90': share(90), '50': share(50)},
+        diverged=sum(r['diverged_epoch'] is not None for r in table.runs),
+        seconds_per_epoch_by_width_batch={
+            f'{w}x{b}': round(s, 3)
+            for (w, b), s in sorted(table.group_seconds.items())})
+
+
+if __name__ == '__main__':
+    print(json.dumps(summary(Tabular())))
