@@ -70,19 +70,33 @@ def python():
     return sys.executable
 
 
-def slurm_ready():
-    """True when a Slurm controller answers and has a usable node."""
+#: node states in which a node takes jobs (completing: it is cleaning up
+#: after a job that was just cancelled, as the fault tests do)
+USABLE_NODE_STATES = ('idle', 'mixed', 'allocated', 'completing')
+
+
+def slurm_ready(wait: float = 30.0):
+    """True when a Slurm controller answers and has a usable node; a node
+    coming back (after a test set it down) is waited for ``wait`` s."""
     import shutil
+    import time
     if shutil.which('sinfo') is None or shutil.which('srun') is None:
         return False
-    try:
-        out = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True,
-                             text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    states = out.stdout.split()
-    return out.returncode == 0 and any(
-        s.rstrip('*~#') in ('idle', 'mixed', 'allocated') for s in states)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            out = subprocess.run(['sinfo', '-h', '-o', '%T'],
+                                 capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if out.returncode != 0:  # no controller answers: no cluster here
+            return False
+        if any(s.rstrip('*~#-') in USABLE_NODE_STATES
+               for s in out.stdout.split()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(1)
 
 
 def pytest_collection_modifyitems(config, items):
