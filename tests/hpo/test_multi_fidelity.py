@@ -107,7 +107,22 @@ def test_predicted_final_values_rank_trials_at_a_rung():
     model = CurveFittingAssessor(start_step=1, epoch_num=20)
     expected = model.predict(curve[:6])
     assert expected is not None and expected > curve[5]
+    # within the bounds: the last value, and the chord from the first
+    # value through the last extended to step 20
+    ceiling = curve[5] + (curve[5] - curve[0]) / 5 * 14
+    assert curve[5] < expected < ceiling
     assert asha.value_at(curve, 6) == expected
+
+
+def test_implausible_predictions_are_held_to_the_curves_bounds():
+    """By hand, max_resource 20, values 50, 60, 70 at steps 1-3: the
+    ceiling is 70 + 10 · 17 = 240 and the floor 70."""
+    asha = SuccessiveHalvingAssessor(max_resource=20, predict='curve_fitting')
+    assert asha.plausible([50.0, 60.0, 70.0], 3216.0) == 240.0
+    assert asha.plausible([50.0, 60.0, 70.0], 12.0) == 70.0
+    assert asha.plausible([50.0, 60.0, 70.0], 85.5) == 85.5
+    assert asha.plausible([70.0, 60.0, 50.0], 99.0) == 50.0  # falling
+    assert asha.plausible([42.0], 99.0) == 42.0
 
 
 @pytest.mark.parametrize('config, message', [

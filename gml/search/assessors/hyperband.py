@@ -135,14 +135,25 @@ class _MultiFidelity(Assessor):
     def value_at(self, history: Sequence[float], resource: int) -> float:
         """The value a trial is ranked by at a rung: its reward at that
         resource, or, with ``predict: curve_fitting``, the final value its
-        curve up to there predicts (the reward itself when no prediction
-        can be made)."""
+        curve up to there predicts, held to :meth:`plausible` bounds (the
+        reward itself when no prediction can be made)."""
         seen = [float(v) for v in history[:resource]]
         if self.predictor is not None and all(map(math.isfinite, seen)):
             predicted = self.predictor.predict(seen)
             if predicted is not None and math.isfinite(predicted):
-                return predicted
+                return self.plausible(seen, predicted)
         return seen[-1]
+
+    def plausible(self, seen: Sequence[float], predicted: float) -> float:
+        """A prediction held to what a saturating curve can reach: not
+        below the last value, and not above the straight line through the
+        first and the last value extended to ``max_resource`` (a concave
+        rising curve stays under its chords). Unbounded extrapolations
+        (a curve model's 3,000% accuracy) would otherwise decide the rung."""
+        last = seen[-1]
+        slope = (last - seen[0]) / (len(seen) - 1) if len(seen) > 1 else 0.0
+        ceiling = last + max(slope, 0.0) * (self.max_resource - len(seen))
+        return min(max(predicted, last), ceiling)
 
     def _bracket(self, stopping_rate: int) -> SuccessiveHalving:
         return SuccessiveHalving(self.min_resource, self.reduction_factor,
