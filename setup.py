@@ -37,7 +37,9 @@ EXTRAS = {
     # tests on a local Ray head: about 320 MB installed.
     'tests': ['pytest>=8,<10', 'pytest-timeout>=2.3,<3',
               'pytest-xdist>=3.5,<4', 'tensorboard>=2.14,<3',
-              'ray[default]>=2.10,<3'],
+              'ray[default]>=2.10,<3',
+              # the web view's browser test (drives Debian's chromium)
+              'selenium>=4.11,<5'],
     'export': ['tensorboard>=2.14'],
     'bench': ['analog-nasbench==0.1.3'],
 }
@@ -53,7 +55,8 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['gml', 'gml.*']),
     include_package_data=True,
-    package_data={'gml.search': ['examples/*.yaml']},
+    package_data={'gml.search': ['examples/*.yaml'],
+                  'gml.search.web': ['assets/*']},
     entry_points={'console_scripts': [
         'search-init = gml.search.cli.init:entry',
         'search-run = gml.search.cli.run:entry',

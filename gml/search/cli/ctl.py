@@ -8,6 +8,7 @@ Examples:
   search-ctl stop -t gridsearch
   search-ctl plot -t gridsearch -o search.png
   search-ctl export -t gridsearch --format csv -o trials.csv
+  search-ctl serve                           # live web view, 127.0.0.1:8090
 
 Reads the task store read-only and never imports torch, so it answers at
 once, also while the task runs.
@@ -65,7 +66,31 @@ def parse_args(argv=None):
                              'tensorboard (default: stdout)')
             cmd.add_argument('--metrics', action='store_true',
                              help='json: include every recorded metric')
+    serve = sub.add_parser('serve', help='a live web view of the tasks '
+                           '(docs/search_web_view.md)')
+    serve.add_argument('-t', '--task', help='only this task (default: every '
+                       'task of the root)')
+    serve.add_argument('--port', type=_port, default=8090,
+                       help='TCP port (default 8090; 0: any free port)')
+    serve.add_argument('--host', default='127.0.0.1',
+                       help='address to listen on (default 127.0.0.1: this '
+                       'machine only)')
+    serve.add_argument('--public', action='store_true',
+                       help='allow a --host that is not loopback (the '
+                       'network then sees the tasks, configs and logs)')
+    serve.add_argument('--allow-stop', action='store_true',
+                       help='show a stop button (with a confirmation) on '
+                       'running tasks; off by default: the view is '
+                       'read-only')
     return parser.parse_args(argv)
+
+
+def _port(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected a port number, found {text!r}') from None
 
 
 def open_task(name, root):
@@ -338,8 +363,15 @@ def cmd_plot(args) -> None:
     print(f'wrote {output}')
 
 
+def cmd_serve(args) -> None:
+    from ..task import DEFAULT_ROOT
+    from ..web.server import serve
+    serve(args.root or DEFAULT_ROOT, args.host, args.port, args.task,
+          args.public, args.allow_stop)
+
+
 COMMANDS = dict(list=cmd_list, show=cmd_show, stop=cmd_stop, log=cmd_log,
-                export=cmd_export, plot=cmd_plot)
+                export=cmd_export, plot=cmd_plot, serve=cmd_serve)
 
 
 def main(argv=None) -> int:
