@@ -4,6 +4,7 @@ Usage: nice -n 10 python benchmarks/hpo_multifidelity.py [--seeds 10]
            [--configs N] [--workers 4] [--horizon SECONDS]
            [--targets 0.99,0.995,0.998]
            [--methods random,random+median,...] [--data PATH]
+           [--markdown]
 
 Reads the tabular benchmark ``benchmarks/data/digits_tabular.json`` (made by
 benchmarks/make_digits_tabular.py: per configuration of lr, width, weight
@@ -44,8 +45,15 @@ the controller builds them): ``random`` (no early stopping),
 ``random+median`` (MedianStopAssessor, its defaults), ``random+asha``,
 ``random+hyperband`` (min_resource 1, max_resource = the table's epochs,
 reduction_factor 3), ``random+asha_cf`` (asha with ``predict:
-curve_fitting``), ``tpe`` (gml's TPESearcher, its defaults, no early
-stopping), ``tpe+hyperband`` and ``tpe+asha``, and ``optuna`` (Optuna's
+curve_fitting``), ``random+asha_p`` and ``random+hyperband_p`` (``mode:
+promote``: a trial that is not among the best at a rung is paused, and
+goes on from there when later arrivals rank below it, before any new trial
+starts; as with mmengine's ``--resume``), ``random+asha_pr`` (the same,
+but a promoted trial trains again from its first epoch, as one that keeps
+no checkpoint does), ``tpe`` (gml's TPESearcher, its defaults, no early
+stopping), ``tpe+hyperband``, ``tpe+asha``, ``tpe+asha_p`` and
+``tpe+hyperband_p`` (BOHB-style: TPE inside the brackets, learning each
+trial's value where it first ended or paused), and ``optuna`` (Optuna's
 TPESampler, its defaults with the seed, and its HyperbandPruner with the
 same min/max resource and reduction factor, driven by ask/tell with
 ``trial.report`` and ``trial.should_prune`` after every epoch on the same
@@ -72,8 +80,9 @@ last epoch; default 0.99, the issue's, and the stricter 0.995 and 0.998):
 - ``best_at`` / ``best_completed_at``: the best accuracy by 1/8, 1/4, 1/2
   and all of the horizon (``budgets_s`` gives the seconds), counting any
   epoch / completed trials only.
-- ``epochs_in_horizon``, ``trials_in_horizon``, ``stopped_share`` (of the
-  trials that ended, over all seeds).
+- ``epochs_in_horizon``, ``trials_in_horizon``, ``stopped_share`` and
+  ``paused_share`` (of the trials not running at the horizon, over all
+  seeds).
 
 The default horizon is the time the workers need to train 16 configurations
 each to the end at the table's mean cost (or a fifth of the table, if more).
@@ -98,6 +107,8 @@ DATA = os.path.join(REPO, 'benchmarks', 'data', 'digits_tabular.json')
 PARAMS = ('lr', 'base_channels', 'weight_decay', 'batch_size')
 LOG_REAL = ('lr', 'weight_decay')          # Real(log=True) spaces
 BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)   # of the horizon
+# a trial's fate after an epoch: it goes on, or it ended so
+GO, STOP, PAUSE, COMPLETED = 'go', 'stop', 'pause', 'completed'
 
 
 # -- the table ---------------------------------------------------------------
@@ -181,23 +192,35 @@ def method_configs(epochs, min_resource=1):
         'random+hyperband': (random, dict(type='hyperband', **rungs)),
         'random+asha_cf': (random, dict(type='asha', predict='curve_fitting',
                                         **rungs)),
+        'random+asha_p': (random, dict(type='asha', mode='promote', **rungs)),
+        'random+asha_pr': (random, dict(type='asha', mode='promote',
+                                        **rungs)),
+        'random+hyperband_p': (random, dict(type='hyperband', mode='promote',
+                                            **rungs)),
         'tpe': (tpe, None),
         'tpe+hyperband': (tpe, dict(type='hyperband', **rungs)),
         'tpe+asha': (tpe, dict(type='asha', **rungs)),
+        'tpe+asha_p': (tpe, dict(type='asha', mode='promote', **rungs)),
+        'tpe+hyperband_p': (tpe, dict(type='hyperband', mode='promote',
+                                      **rungs)),
         'optuna': 'optuna',
     }
 
 
 class GmlDriver:
     """A gml searcher and assessor (or None), called as the controller
-    calls them."""
+    calls them. ``restarts``: a promoted trial trains again from its first
+    epoch (no checkpoint to resume from) instead of going on from its
+    rung."""
 
-    def __init__(self, searcher, assessor=None):
+    def __init__(self, searcher, assessor=None, restarts=False):
         self.searcher = searcher
         self.assessor = assessor
+        self.restarts = restarts
+        self.told = set()  # trials the searcher has learned (once each)
 
     @classmethod
-    def build(cls, table, searcher_cfg, assessor_cfg, seed):
+    def build(cls, table, searcher_cfg, assessor_cfg, seed, restarts=False):
         """Build both from config dicts through the registries."""
         from gml.search import assessors, searchers  # noqa: F401 (register)
         from gml.search.registry import ASSESSORS, SEARCHERS
@@ -209,22 +232,34 @@ class GmlDriver:
             if cfg['type'] == 'hyperband' or cfg.get('predict'):
                 cfg.setdefault('seed', seed)
             assessor = ASSESSORS.build(cfg, 'scheduler.assessor')
-        return cls(searcher, assessor)
+        return cls(searcher, assessor, restarts)
 
     def start(self, trial_id):
         params = self.searcher.suggest()
         return params, params
 
-    def report(self, trial_id, handle, history):
+    def promotion(self):
+        """A paused trial to go on with before any new one (or None)."""
         if self.assessor is None:
-            return True
-        return bool(self.assessor.assess(trial_id, list(history)))
+            return None
+        return self.assessor.promotion()
 
-    def end(self, trial_id, handle, history, completed):
-        self.searcher.observe(handle, float(history[-1]))
+    def report(self, trial_id, handle, history):
+        if self.assessor is None or \
+                self.assessor.assess(trial_id, list(history)):
+            return GO
+        return STOP if self.assessor.pause_rung(trial_id) is None else PAUSE
+
+    def end(self, trial_id, handle, history, state):
+        if trial_id not in self.told:  # as the controller: once, at the
+            self.told.add(trial_id)    # first end or pause
+            self.searcher.observe(handle, float(history[-1]))
+        self.searcher.observe_steps(handle, list(history),
+                                    state == COMPLETED, float(history[-1]))
         if self.assessor is not None:
             self.assessor.trial_end(trial_id, list(history),
-                                    completed=completed)
+                                    completed=state == COMPLETED,
+                                    paused=state == PAUSE)
 
 
 class OptunaDriver:
@@ -254,12 +289,15 @@ class OptunaDriver:
                                                          list(space.data))
         return trial, params
 
+    def promotion(self):
+        return None  # Optuna's pruners stop trials; none is ever resumed
+
     def report(self, trial_id, trial, history):
         trial.report(float(history[-1]), step=len(history))
-        return not trial.should_prune()
+        return STOP if trial.should_prune() else GO
 
-    def end(self, trial_id, trial, history, completed):
-        if completed:
+    def end(self, trial_id, trial, history, state):
+        if state == COMPLETED:
             self.study.tell(trial, float(history[-1]))
         else:
             self.study.tell(trial, state=self.optuna.trial.TrialState.PRUNED)
@@ -270,27 +308,45 @@ def make_driver(table, method, seed):
     spec = method_configs(table.epochs, min_resource)[name]
     if spec == 'optuna':
         return OptunaDriver(table, seed, min_resource)
-    return GmlDriver.build(table, spec[0], spec[1], seed)
+    return GmlDriver.build(table, spec[0], spec[1], seed,
+                           restarts=name.endswith('_pr'))
 
 
 # -- the simulation ----------------------------------------------------------
 def simulate(table, driver, horizon, workers=4):
     """Replay one search on the simulated clock until ``horizon`` seconds.
 
+    A freed worker first goes on with a paused trial the assessor promotes
+    (promote mode), from the epoch it paused at, or, for a driver that
+    ``restarts``, from its first epoch again (the epochs up to its pause
+    are paid again and report the same values, which are not counted
+    twice); otherwise it starts a new trial.
+
     Returns a dict: ``reports`` ((time, accuracy, epochs trained so far,
     trials started so far) for every epoch that ended, in time order),
     ``completions`` (the same for the last epoch of every completed
     trial),
     ``trials`` ([config index, epochs trained, state] per trial, state
-    'running', 'completed' or 'stopped'),
+    'running', 'completed', 'stopped' or 'paused'),
     ``epochs``: epochs trained within the horizon.
     """
     events = []  # (time the trial's next epoch ends, trial id)
-    running = {}  # trial id -> [handle, config index, history]
+    running, paused = {}, {}  # trial id -> [handle, config index, history]
     trials, reports, completions = [], [], []
     epochs_done = 0
 
     def start(now):
+        nonlocal epochs_done
+        trial_id = driver.promotion()
+        if trial_id is not None:
+            running[trial_id] = paused.pop(trial_id)
+            trials[trial_id][2] = 'running'
+            index, history = running[trial_id][1:]
+            redo = len(history) if getattr(driver, 'restarts', False) else 0
+            epochs_done += redo
+            heapq.heappush(events, (now + table.seconds[index] * (redo + 1),
+                                    trial_id))
+            return
         trial_id = len(trials)
         handle, params = driver.start(trial_id)
         index = table.nearest(params)
@@ -309,16 +365,20 @@ def simulate(table, driver, horizon, workers=4):
         epochs_done += 1
         trials[trial_id][1] = len(history)
         reports.append((now, history[-1], epochs_done, len(trials)))
-        completed = len(history) == table.epochs
-        if completed or not driver.report(trial_id, handle, history):
-            del running[trial_id]
-            trials[trial_id][2] = 'completed' if completed else 'stopped'
-            if completed:
-                completions.append(reports[-1])
-            driver.end(trial_id, handle, history, completed)
-            start(now)
-        else:
+        verdict = COMPLETED if len(history) == table.epochs else \
+            driver.report(trial_id, handle, history)
+        if verdict == GO:
             heapq.heappush(events, (now + table.seconds[index], trial_id))
+            continue
+        entry = running.pop(trial_id)
+        trials[trial_id][2] = {COMPLETED: 'completed', STOP: 'stopped',
+                               PAUSE: 'paused'}[verdict]
+        if verdict == COMPLETED:
+            completions.append(reports[-1])
+        elif verdict == PAUSE:
+            paused[trial_id] = entry
+        driver.end(trial_id, handle, history, verdict)
+        start(now)
     return dict(reports=reports, completions=completions, trials=trials,
                 epochs=epochs_done)
 
@@ -378,6 +438,8 @@ def summarise(runs, table, targets, budgets):
     states = [t[2] for r in runs for t in r['trials'] if t[2] != 'running']
     out['stopped_share'] = round(
         states.count('stopped') / max(1, len(states)), 3)
+    out['paused_share'] = round(
+        states.count('paused') / max(1, len(states)), 3)
     return out
 
 
@@ -424,6 +486,44 @@ def diagnostics(table, targets):
         rank_correlation_with_final=correlation)
 
 
+def _seconds(value, reached=None, seeds=None):
+    """A median time for the table: '—' when not reached in half the
+    seeds, with how many seeds got there when not all did."""
+    text = '—' if value is None else f'{value:.1f}'
+    if reached is not None and reached < seeds:
+        text += f' ({reached}/{seeds})'
+    return text
+
+
+def markdown(results, seeds):
+    """The figures as the markdown table of docs/benchmarks.md."""
+    head = ('| method | time to 99% / 99.5% / 99.8% (s) | trials in horizon '
+            '| completed trials only: time to 99% / 99.5% / 99.8% (s) '
+            '| best at 1/8 · 1/4 · 1/2 · 1 of the horizon '
+            '| completed best at 1/8 · 1/4 · 1/2 · 1 '
+            '| stopped (paused) |')
+    lines = [head, '|' + '---|' * 7]
+    for method, out in results.items():
+        targets = out['targets'].values()
+        any_epoch = ' / '.join(_seconds(
+            t['time'], sum(v is not None for v in t['time_seeds']), seeds)
+            for t in targets)
+        completed = ' / '.join(_seconds(
+            t['completed_time'], t['completed_reached'], seeds)
+            for t in targets)
+        best = ' · '.join('—' if v is None else f'{v:.2f}'
+                          for v in out['best_at'].values())
+        done = ' · '.join('—' if v is None else f'{v:.2f}'
+                          for v in out['best_completed_at'].values())
+        share = f"{out['stopped_share']:.0%}"
+        if out['paused_share']:
+            share += f" ({out['paused_share']:.0%})"
+        lines.append(f'| `{method}` | {any_epoch} | '
+                     f"{out['trials_in_horizon']:g} | {completed} | {best} | "
+                     f'{done} | {share} |')
+    return '\n'.join(lines)
+
+
 def default_horizon(table, workers):
     """Simulated seconds for ``workers`` workers to train 16 configurations
     each (or a fifth of the table, if more) to the end, at the table's mean
@@ -446,11 +546,15 @@ def main():
                         'tenth of the table trained fully by the workers)')
     parser.add_argument('--targets', default='0.99,0.995,0.998',
                         help='fractions of the best final accuracy')
+    parser.add_argument('--markdown', action='store_true',
+                        help='also print the figures as a markdown table '
+                        '(to stderr)')
     parser.add_argument('--methods', default='random,random+median,'
                         'random+asha,random+asha/r3,random+asha/r9,'
                         'random+hyperband,random+hyperband/r3,'
-                        'random+asha_cf,tpe,tpe+hyperband,'
-                        'tpe+hyperband/r3,optuna,optuna/r3')
+                        'random+asha_cf,random+asha_p,random+asha_pr,'
+                        'random+hyperband_p,tpe,tpe+hyperband,'
+                        'tpe+hyperband/r3,tpe+asha_p,optuna,optuna/r3')
     args = parser.parse_args()
     table = Table(args.data, first=args.configs)
     known = method_configs(table.epochs)
@@ -499,6 +603,8 @@ def main():
         budgets_s=budgets, methods=results,
         wall_s=round(time.perf_counter() - started, 1),
         machine=machine())))
+    if args.markdown:
+        print(markdown(results, args.seeds), file=sys.stderr)
 
 
 if __name__ == '__main__':

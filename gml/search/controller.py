@@ -255,10 +255,14 @@ class Controller:
         if trial.paused_reward is None:
             self.searcher.mark_pending(trial.params)
             return
+        history = self._reward_history(trial.id)
         self.searcher.observe(trial.params, trial.paused_reward)
+        if history:  # the steps so far (at least those up to the pause)
+            self.searcher.observe_steps(trial.params, history, False,
+                                        trial.paused_reward)
         if self.assessor is not None:
-            self.assessor.trial_end(trial.id, self._reward_history(trial.id),
-                                    completed=False, paused=True)
+            self.assessor.trial_end(trial.id, history, completed=False,
+                                    paused=True)
             self.assessor.promote(trial.id)
 
     def _record_found_launch(self, trial: Trial, job_id: str,
@@ -546,17 +550,21 @@ class Controller:
         """
         usable = state in (TrialState.COMPLETED, TrialState.EARLY_STOPPED,
                            TrialState.PAUSED) and reward is not None
+        history = self._reward_history(trial.id)
+        completed = state == TrialState.COMPLETED
         if searcher:
             told = trial.paused_reward if trial.paused_reward is not None \
                 else (reward if usable else None)
             self.searcher.observe(trial.params, told)
-        if state == TrialState.COMPLETED and reward is not None:
+        if usable and history:
+            self.searcher.observe_steps(trial.params, history, completed,
+                                        reward)
+        if completed and reward is not None:
             rows = sorted([(trial.id, reward)] +
                           ([self._best] if self._best else []))
             self._best = self.cfg.optimize_mode.best(rows, key=lambda r: r[1])
         if self.assessor is not None:
-            self.assessor.trial_end(trial.id, self._reward_history(trial.id),
-                                    completed=state == TrialState.COMPLETED,
+            self.assessor.trial_end(trial.id, history, completed=completed,
                                     paused=state == TrialState.PAUSED)
 
     # -- reporting -------------------------------------------------------------

@@ -286,3 +286,59 @@ def _promote_search(tmp_path, crash, scheduler, delay, resume=True):
     else:
         assert resumed_at == 1 and len([t for t, _ in starts if t == 3]) == 2
     assert 'paused 5' in run.stdout
+
+
+class _StepsRecorder:
+    """What a searcher is told through ``observe_steps``."""
+    calls = []
+
+
+def _recording_grid():
+    from gml.search.registry import SEARCHERS
+    from gml.search.searchers import GridSearcher
+    if 'steps_recording_grid' in SEARCHERS.classes:
+        return
+
+    @SEARCHERS.register('steps_recording_grid')
+    class StepsRecordingGrid(GridSearcher):
+        def observe_steps(self, params, steps, completed, reward):
+            _StepsRecorder.calls.append((params['lr'], list(steps),
+                                         completed, reward))
+
+
+def test_the_searcher_is_told_each_trials_steps_and_whether_it_completed(
+        tmp_path, monkeypatch):
+    """The ASHA search of the test above, run in this process with a grid
+    searcher that records ``observe_steps``: lr 0.1 completes (9 steps,
+    told completed with its reward); the others are told the steps they
+    reported before being stopped, as the store holds them."""
+    from gml.search.cli.run import main
+    from gml.search.store import TaskStore
+    _recording_grid()
+    _StepsRecorder.calls.clear()
+    lrs = (0.1, 0.2, 0.15, 0.12, 0.05, 0.3)
+    config = grid_config(tmp_path, lrs, steps=9, delay=0.15, scheduler='''
+        type: local
+        parallel_size: 1
+        assessor: {type: asha, max_resource: 9, reduction_factor: 2}
+        ''')
+    config.write_text(config.read_text().replace(
+        'type: GridSearcher', 'type: steps_recording_grid'))
+    monkeypatch.chdir(tmp_path)
+    assert main([str(config)]) == 0
+    calls = _StepsRecorder.calls
+    assert [c[0] for c in calls] == list(lrs)
+    lr, steps, completed, reward = calls[0]
+    assert completed and reward == pytest.approx(100.0)
+    assert steps == pytest.approx([100.0 * k / 9 for k in range(1, 10)])
+    assert not any(c[2] for c in calls[1:])
+    store = TaskStore(str(tmp_path / 'search_tasks' / 'search' / 'task.db'),
+                      readonly=True)
+    try:
+        for trial, (lr, steps, _, reward) in zip(store.trials(), calls):
+            told = [v for _, v in store.metric_series(trial.id, 'acc')]
+            assert steps == pytest.approx(told)
+            assert reward == pytest.approx(trial.reward)
+    finally:
+        store.close()
+    assert len(calls[3][1]) >= 2 and all(len(c[1]) < 9 for c in calls[1:])

@@ -52,6 +52,7 @@ class Scripted:
 
     def __init__(self, table, order):
         self.table, self.order, self.told, self.handed = table, order, [], 0
+        self.steps = []  # (configuration index, steps, completed)
 
     def suggest(self):
         self.handed += 1
@@ -59,6 +60,10 @@ class Scripted:
 
     def observe(self, params, reward):
         self.told.append((self.table.nearest(params), reward))
+
+    def observe_steps(self, params, steps, completed, reward):
+        self.steps.append((self.table.nearest(params), list(steps),
+                           completed))
 
 
 def test_nearest_snaps_to_the_configuration(tmp_path):
@@ -104,6 +109,39 @@ def test_asha_trains_what_the_rung_rule_gives(tmp_path):
     assert mf.first_reaching(run['reports'], 0.99 * table.best_final)[0] == 1
 
 
+@pytest.mark.parametrize('restarts', [False, True])
+def test_promote_mode_pauses_and_resumes_by_the_rung_rule(tmp_path,
+                                                          restarts):
+    """η = 2, rungs at epochs 1 and 2 (max 4), one worker, values 4, 3, 2,
+    1 in that order, then 4 again. By hand: t0 (4) completes at 4 s; t1
+    (3), t2 (2), t3 (1) each pause after 1 epoch (not the best of n // 2 at
+    rung 1) at 5, 6, 7 s; with 4 values at rung 1, t1 is second of the
+    top 2: promoted, it goes on to epoch 2 (8 s; with no checkpoint it
+    trains epoch 1 again first: 9 s) and pauses behind t0 at rung 2; t4
+    (4) ties the best and completes 4 epochs later."""
+    from gml.search.assessors import SuccessiveHalvingAssessor
+    table = flat_table(tmp_path / 't.json', count=4, epochs=4)
+    searcher = Scripted(table, [3, 2, 1, 0, 3, 3])
+    assessor = SuccessiveHalvingAssessor(max_resource=4, reduction_factor=2,
+                                         mode='promote')
+    redo = 1 if restarts else 0
+    run = mf.simulate(table, mf.GmlDriver(searcher, assessor, restarts),
+                      horizon=12 + redo, workers=1)
+    assert [t[1:] for t in run['trials']] == [
+        [4, 'completed'], [2, 'paused'], [1, 'paused'], [1, 'paused'],
+        [4, 'completed'], [0, 'running']]  # t5 started as t4 ended
+    assert run['epochs'] == 12 + redo
+    assert [c[0] for c in run['completions']] == [4.0, 12.0 + redo]
+    # t1's second epoch: 8 s, or 9 s after training epoch 1 again
+    assert [r[0] for r in run['reports']][7] == 8.0 + redo
+    # the searcher learns each trial once, its steps each time it stops
+    assert searcher.told == [(3, 4.0), (2, 3.0), (1, 2.0), (0, 1.0),
+                             (3, 4.0)]
+    assert [s for s in searcher.steps if s[0] == 2] == [
+        (2, [3.0], False), (2, [3.0, 3.0], False)]
+    assert set(assessor.paused) == {1, 2, 3}
+
+
 def test_median_stopping_waits_for_five_completed_trials(tmp_path):
     """Best first, one worker: 8, 7, 6, 5, 4 complete (45 epochs); then
     the median of their running averages at step 1 is 7 (the values are
@@ -141,7 +179,8 @@ def test_parallel_workers_share_the_clock(tmp_path):
 
 @pytest.mark.parametrize('method', ['random+median', 'random+hyperband',
                                     'random+asha/r3', 'tpe+hyperband',
-                                    'optuna'])
+                                    'optuna', 'random+asha_p',
+                                    'random+asha_pr', 'tpe+hyperband_p'])
 def test_real_methods_run_on_a_synthetic_table(method, tmp_path):
     """Searchers built from config dicts, and Optuna, run to the horizon;
     the books balance (epochs counted = epochs of the trials) and stopped
@@ -162,8 +201,17 @@ def test_real_methods_run_on_a_synthetic_table(method, tmp_path):
             pytest.skip('TPESearcher is not there yet')
     run = mf.simulate(table, mf.make_driver(table, method, seed=0),
                       horizon=60, workers=4)
-    assert run['epochs'] == sum(t[1] for t in run['trials'])
+    trained = sum(t[1] for t in run['trials'])
+    if method.endswith('_pr'):  # promoted trials train their epochs again
+        assert run['epochs'] > trained
+    else:
+        assert run['epochs'] == trained
     assert all(t[1] == epochs for t in run['trials'] if t[2] == 'completed')
+    paused_at = {t[1] for t in run['trials'] if t[2] == 'paused'}
+    if method.endswith(('_p', '_pr')):  # rungs at epochs 1 and 3
+        assert paused_at and paused_at <= {1, 3}
+    else:
+        assert not paused_at
     ended = [t for t in run['trials'] if t[2] != 'running']
     assert len(ended) >= 4   # and the 4 workers are never idle:
     assert len(run['trials']) - len(ended) == 4

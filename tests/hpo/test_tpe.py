@@ -146,6 +146,49 @@ def test_failures_are_told_as_fail():
     assert [t.state.name for t in study.trials] == ['FAIL'] * 7
 
 
+def test_trials_stopped_short_are_told_as_pruned_with_their_steps():
+    space = {'x': Real(0.0, 1.0)}
+    searcher = TPESearcher(space, optimize_mode='min', seed=0)
+    full, short, promoted = (searcher.suggest() for _ in range(3))
+    searcher.observe(full, 2.0)
+    searcher.observe_steps(full, [5.0, 3.0, 2.0], True, 2.0)
+    searcher.observe(short, 4.0)
+    searcher.observe_steps(short, [6.0, 4.0], False, 4.0)
+    searcher.observe(promoted, 3.5)  # paused at step 1, then completed
+    searcher.observe_steps(promoted, [3.5], False, 3.5)
+    searcher.observe_steps(promoted, [3.5, 1.5, 1.0], True, 1.0)
+    trials = searcher._study().trials
+    assert [t.state.name for t in trials] == ['COMPLETE', 'PRUNED',
+                                              'COMPLETE']
+    # minimised rewards become utilities (larger is better): negated
+    assert [t.value for t in trials] == [-2.0, None, -1.0]
+    assert trials[1].intermediate_values == {1: -6.0, 2: -4.0}
+
+
+def test_tpe_models_complete_trials_not_high_early_values_of_pruned_ones():
+    """Complete trials near x = 0.15 end at 0.5; trials near x = 0.85 were
+    stopped after one step at 0.9 (their early value is higher). Told as
+    pruned, they rank below every complete trial (Optuna's rule), so TPE
+    samples near 0.15; told as plain results, they would draw it to 0.85."""
+    def fill(searcher, told_as_steps):
+        rng = random.Random(1)
+        for i in range(24):  # told as a resumed task replays its trials
+            params = {'x': rng.uniform(0.0, 0.3) if i % 2 else
+                      rng.uniform(0.7, 1.0)}
+            complete = params['x'] < 0.5
+            value = 0.5 if complete else 0.9
+            searcher.observe(params, value)
+            if told_as_steps:
+                searcher.observe_steps(params, [value], complete, value)
+        return [searcher.suggest()['x'] for _ in range(15)]
+
+    def new():
+        return TPESearcher({'x': Real(0.0, 1.0)}, seed=3,
+                           n_startup_trials=5)
+    assert statistics.median(fill(new(), True)) < 0.4
+    assert statistics.median(fill(new(), False)) > 0.6
+
+
 # -- resume -------------------------------------------------------------------
 def script(n_trials=24, parallel=3, seed=0):
     """A controller's events: ('suggest',) or ('end', trial index); up to

@@ -1,7 +1,7 @@
 """What every searcher does: propose parameters, learn from results."""
 import inspect
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ...space import Space, iter_spaces
 from ..optimize_mode import OptimizeMode
@@ -13,8 +13,9 @@ class Searcher(ABC):
     """Proposes the parameters of the next trial.
 
     The controller calls :meth:`suggest` whenever a trial slot is free,
-    :meth:`observe` once for every trial that ends, and, when a task is
-    resumed, :meth:`observe` for each finished trial and :meth:`mark_pending`
+    :meth:`observe` once for every trial that ends (then
+    :meth:`observe_steps` with its learning curve), and, when a task is
+    resumed, the same for each finished trial and :meth:`mark_pending`
     for each trial still running or re-queued, in trial order. A searcher is
     rebuilt from its config on resume, so this replay is its whole state.
 
@@ -48,6 +49,17 @@ class Searcher(ABC):
 
     def mark_pending(self, params: Params) -> None:
         """A trial with ``params`` was handed out and has no result yet."""
+
+    def observe_steps(self, params: Params, steps: Sequence[float],
+                      completed: bool, reward: Optional[float]) -> None:
+        """The reward a trial reported at each step so far, right after
+        :meth:`observe` (or, for a trial promoted after a pause, again when
+        it pauses or ends later); ``completed`` is False for a trial an
+        assessor stopped or paused short of its end, ``reward`` the trial's
+        reward as :meth:`observe` would be told it. Searchers that learn
+        from partial training (TPE ranks such trials by how far they got,
+        as Optuna does with pruned trials) use it; the default ignores it.
+        Failed trials are not told."""
 
     # -- helpers for subclasses -----------------------------------------
     def utility(self, reward: float) -> float:

@@ -16,7 +16,7 @@ import collections
 import contextlib
 import math
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ...errors import ConfigError
 from ...space import Int
@@ -27,7 +27,7 @@ from .base import Params
 from .genes import LoggedSearcher, base_seed, derived_seed
 
 UNIQUE_TRIES = 20   # asks per suggestion to avoid an already-tried point
-RUNNING, COMPLETE, FAIL = 'running', 'complete', 'fail'
+RUNNING, COMPLETE, FAIL, PRUNED = 'running', 'complete', 'fail', 'pruned'
 
 
 def _optuna():
@@ -57,13 +57,16 @@ def _quiet(optuna):
 
 
 class _Record:
-    """One trial as the study sees it: its Optuna params and state."""
+    """One trial as the study sees it: its Optuna params and state, and,
+    for a trial stopped or paused short of its end, the utility of each of
+    its steps (``steps``)."""
 
-    __slots__ = ('params', 'state', 'value')
+    __slots__ = ('params', 'state', 'value', 'steps')
 
     def __init__(self, params: Optional[Dict[str, Any]], state: str,
                  value: Optional[float] = None):
         self.params, self.state, self.value = params, state, value
+        self.steps: Optional[List[float]] = None
 
 
 @SEARCHERS.register('tpe')
@@ -100,15 +103,25 @@ class TPESearcher(LoggedSearcher):
     through.
 
     A failed trial (reward None or not finite) is told as ``FAIL``: TPE
-    ignores it (it does not steer away from it). An early-stopped trial is
-    told with its last reward.
+    ignores it (it does not steer away from it). A trial an assessor
+    stopped or paused short of its end (median stopping, ASHA, Hyperband)
+    is told as ``PRUNED`` with its reward at every step: TPE ranks it below
+    every complete trial, and pruned trials among themselves by how many
+    steps they reached, then by their last value (Optuna's rule). Inside
+    Hyperband or ASHA this makes TPE model what survived the most rungs
+    (BOHB-style), not the noisy first-rung values of the many trials the
+    first rung stopped. A paused trial that is promoted and completes
+    becomes ``COMPLETE`` with its final reward.
 
     Resume: the searcher keeps the trials in hand-out order and builds a
     fresh in-memory study from them for every suggestion, with a sampler
     seeded by the seed and the number of trials handed out; the resume
-    replay (``observe`` for ended trials, ``mark_pending`` for running ones,
-    in trial order) rebuilds the same list, so a seeded task resumed at any
-    point suggests exactly what the uninterrupted one would.
+    replay (``observe`` and ``observe_steps`` for ended trials,
+    ``mark_pending`` for running ones, in trial order) rebuilds the same
+    list, so a seeded task resumed at any point suggests exactly what the
+    uninterrupted one would (a promoted trial still running on resume is
+    told the steps it reported by then, which may be more than it had
+    when it paused).
     """
 
     def __init__(self, space: Dict[str, Any],
@@ -235,6 +248,22 @@ class TPESearcher(LoggedSearcher):
         self._pending[params_key(params)].append(len(self._records))
         self._records.append(_Record(self._optuna_params(params), RUNNING))
 
+    def observe_steps(self, params: Params, steps: Sequence[float],
+                      completed: bool, reward: Optional[float]) -> None:
+        wanted = self._optuna_params(params)
+        ended = [r for r in self._records
+                 if r.state != RUNNING and r.params == wanted]
+        values = [float(self.utility(v)) for v in steps]
+        if wanted is None or not ended or \
+                not all(map(math.isfinite, values)):
+            return
+        record = ended[-1]  # the latest trial with these params
+        if completed:
+            record.state, record.steps = COMPLETE, None
+            record.value = float(self.utility(reward))
+        else:
+            record.state, record.value, record.steps = PRUNED, None, values
+
     # -- internals -----------------------------------------------------------
     def _sampler(self, seed: int):
         return self._optuna.samplers.TPESampler(
@@ -251,15 +280,18 @@ class TPESearcher(LoggedSearcher):
                                         sampler=self._sampler(0))
         states = {RUNNING: optuna.trial.TrialState.RUNNING,
                   COMPLETE: optuna.trial.TrialState.COMPLETE,
-                  FAIL: optuna.trial.TrialState.FAIL}
+                  FAIL: optuna.trial.TrialState.FAIL,
+                  PRUNED: optuna.trial.TrialState.PRUNED}
         names = {gene.path: pos for pos, gene in enumerate(self.codec.genes)}
         for record in self._records:
             if record.params is None:  # from an older space
                 continue
             dists = {name: self._distributions[names[name]]
                      for name in record.params}
+            steps = dict(enumerate(record.steps or (), start=1))
             study.add_trial(optuna.trial.create_trial(
                 state=states[record.state], value=record.value,
-                params=record.params, distributions=dists))
+                params=record.params, distributions=dists,
+                intermediate_values=steps))
         return study
 
