@@ -201,6 +201,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.handle_one(POST_ROUTES)
 
     # -- routes --------------------------------------------------------------
+    def no_icon(self, query) -> None:  # browsers ask; there is none
+        self.send(204, b'', 'text/plain', cache=True)
+
     def asset(self, query) -> None:
         name, content_type = ASSETS[urlsplit(self.path).path]
         with open(os.path.join(ASSETS_DIR, name), 'rb') as f:
@@ -259,11 +262,13 @@ GET_ROUTES = dict({path: Handler.asset for path in ASSETS},
                   **{'/api/tasks': Handler.api_tasks,
                      '/api/task': Handler.api_task,
                      '/api/trial': Handler.api_trial,
-                     '/api/importance': Handler.api_importance})
+                     '/api/importance': Handler.api_importance,
+                     '/favicon.ico': Handler.no_icon})
 POST_ROUTES = {'/api/stop': Handler.api_stop}
 
 
-def make_server(root: str, host: str = '127.0.0.1', port: int = DEFAULT_PORT,
+def make_server(root: str, host: str = '127.0.0.1',
+                port: int = DEFAULT_PORT,
                 only: Optional[str] = None, public: bool = False,
                 allow_stop: bool = False) -> ViewServer:
     """A bound :class:`ViewServer`; every user mistake is a ConfigError."""

@@ -326,7 +326,7 @@ async function showTrial(id) {
       x: Charts.axisFor(series.map(p => p[0]), 'step'), y: Charts.axisFor(series.map(p => p[1]), name) });
     Charts.path(f.layer, [series.map(([s, v]) => [f.X(s), f.Y(v)])], { class: 'highlight' });
   }
-  box.replaceChildren(...parts);
+  box.replaceChildren(...parts.filter(p => p !== null));
   box.hidden = false;
 }
 
@@ -460,7 +460,7 @@ function drawImportance(box, answer) {
     return;
   }
   Charts.bars(box, answer.params.map(p => ({ name: p.name, value: p.importance })),
-    { id: 'importance', title: `parameter importance (${answer.method}, ${answer.trials} trials)` });
+    { id: 'importance', width: 620, title: `parameter importance (${answer.method}, ${answer.trials} trials)` });
 }
 
 function finishedRender() {
