@@ -83,3 +83,46 @@ def test_slurm_resume_reattaches_running_jobs(slurm, tmp_path, array):
                                               f'{array_id}_2']
     starts = [t for e, t, _ in runs_log(tmp_path) if e == 'start']
     assert sorted(starts) == [1, 2]  # each job ran exactly once
+
+
+@pytest.mark.parametrize('searcher', [
+    'type: tpe, seed: 0, n_startup_trials: 2',
+    'type: evolution, seed: 0'])
+def test_model_based_searchers_with_asha_survive_kill_9_on_slurm(
+        slurm, tmp_path, searcher):
+    """TPE (BOHB-style, inside ASHA) and the aging evolution, as Slurm
+    jobs, with the controller killed -9 after two starts and resumed: six
+    distinct trials, each ending as the trial program and the rung rule
+    say, with the reward the program reported last."""
+    trial = write_trial(tmp_path)
+    config = write_config(tmp_path, f'''
+        task:
+          template: "{sys.executable} {trial} lr={{lr}} steps=4 delay=0.6"
+          search_args:
+            lr: {{type: Real, lower: 0.01, upper: 0.3, log: true}}
+        searcher: {{{searcher}, reward_attribute: acc}}
+        scheduler:
+          type: slurm
+          partition: debug
+          parallel_size: 2
+          cpus_per_trial: 1
+          query_interval: 1
+          stop_criterion: {{max_tries: 6}}
+          assessor: {{type: asha, max_resource: 4, reduction_factor: 2}}
+        ''')
+    resumed, trials = crash_and_resume(tmp_path, config, 2, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(trials) == 6
+    lrs = [t.params['lr'] for t in trials]
+    assert len(set(lrs)) == 6 and all(0.01 <= lr <= 0.3 for lr in lrs)
+    for t in trials:
+        full = 100 * (1 - (t.params['lr'] - 0.1) ** 2)
+        if t.state == 'EARLY_STOPPED':  # judged at rung 1 or 2 of 4 steps
+            assert any(t.reward == pytest.approx(full * k / 4)
+                       for k in (1, 2, 3)), (t.params, t.reward)
+        elif t.params['lr'] > 0.25:  # the program fails at its end
+            assert t.state == 'FAILED', (t.params, t.state)
+        else:
+            assert t.state == 'COMPLETED', (t.params, t.state)
+            assert t.reward == pytest.approx(full)
+    assert sum(t.state == 'COMPLETED' for t in trials) >= 1
