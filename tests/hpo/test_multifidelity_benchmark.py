@@ -253,3 +253,27 @@ def test_diagnostics_by_hand(tmp_path):
     assert out['share_reaching'] == {'0.99': round(1 / 9, 3),
                                      '0.5': round(5 / 9, 3)}
     assert out['rank_correlation_with_final'] == {'1': 1.0, '3': 1.0}
+
+
+def test_own_time_to_target_and_the_first_round_chance(tmp_path):
+    """Three configurations, 4 epochs: A rises 25, 50, 75, 100 at 1 s an
+    epoch (100 after 4 s), B reports 99 from epoch 1 at 3 s an epoch (3 s),
+    C stays at 10. Target 0.99 × 100: A after 4 s, B after 3 s, C never.
+    Within 3.5 s only B: a third of the table; two blind draws contain it
+    with chance 1 - (2/3)^2 = 5/9."""
+    configs = [dict(lr=1e-3, base_channels=4, weight_decay=1e-6,
+                    batch_size=16),
+               dict(lr=1e-2, base_channels=8, weight_decay=1e-5,
+                    batch_size=32),
+               dict(lr=1e-1, base_channels=16, weight_decay=1e-4,
+                    batch_size=64)]
+    table = write_table(tmp_path / 't.json', configs,
+                        [[25.0, 50.0, 75.0, 100.0], [99.0] * 4, [10.0] * 4],
+                        [1.0, 3.0, 1.0])
+    assert [mf.own_time_to(table, i, 0.99) for i in range(3)] == \
+        [4.0, 3.0, None]
+    assert mf.blind_bound(table, 0.99, 3.5, workers=2) == dict(
+        seconds=3.5, share_within=round(1 / 3, 3),
+        first_round_chance=round(5 / 9, 3))
+    own = mf.diagnostics(table, [0.99])['own_seconds_to_target']['0.99']
+    assert own == dict(reaching=2, fastest=3.0, median=3.5)
