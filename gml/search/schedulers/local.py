@@ -31,6 +31,42 @@ def visible_gpus() -> List[str]:
             if line.startswith('GPU ')]
 
 
+def gpu_pool(gpus) -> List[str]:
+    """The ``scheduler.gpus`` ids as strings: a list of ints or names
+    (``GPU-<uuid>``, ``MIG-...``), or one comma-separated string as
+    CUDA_VISIBLE_DEVICES writes them; each id at most once."""
+    if isinstance(gpus, str):
+        gpus = [g.strip() for g in gpus.split(',') if g.strip()]
+    if not isinstance(gpus, (list, tuple)):
+        raise ConfigError(f'scheduler.gpus: expected a list of GPU ids, '
+                          f'found {gpus!r}')
+    pool = []
+    for gpu in gpus:
+        if isinstance(gpu, bool) or not isinstance(gpu, (int, str)) or \
+                not str(gpu).strip() or \
+                any(c.isspace() or c == ',' for c in str(gpu)):
+            raise ConfigError(f'scheduler.gpus: expected GPU ids (integers '
+                              f'or names), found {gpu!r}')
+        if str(gpu) in pool:
+            raise ConfigError(f'scheduler.gpus: expected distinct GPU ids, '
+                              f'found {gpu} twice')
+        pool.append(str(gpu))
+    return pool
+
+
+def _script_gpus(script: str) -> List[str]:
+    """The GPUs a trial's run.sh exports (launch writes them there)."""
+    try:
+        with open(script) as f:
+            for line in f:
+                if line.startswith('export CUDA_VISIBLE_DEVICES='):
+                    value = line.split('=', 1)[1].strip().strip("'")
+                    return [g for g in value.split(',') if g]
+    except OSError:
+        pass
+    return []
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -80,9 +116,11 @@ class LocalScheduler(Scheduler):
     """Each trial is its own process group on this machine.
 
     Config keys (``scheduler:``): ``parallel_size``; ``gpus_per_trial``
-    (default 0: GPUs are not assigned); ``gpus`` (ids to share out; default
-    CUDA_VISIBLE_DEVICES or every GPU nvidia-smi lists). Trials get disjoint
-    ``CUDA_VISIBLE_DEVICES``. Stopping a trial signals its whole process
+    (default 0: GPUs are not assigned); ``gpus`` (ids to share out, a list
+    or one comma-separated string; default CUDA_VISIBLE_DEVICES or every
+    GPU nvidia-smi lists). Trials get disjoint ``CUDA_VISIBLE_DEVICES``,
+    also across a ``kill -9`` of the controller and ``--resume`` (running
+    trials keep their GPUs). Stopping a trial signals its whole process
     group (SIGTERM, then SIGKILL after 5 s); :meth:`shutdown` stops every
     trial still running this way and waits for them to go.
     """
@@ -93,12 +131,14 @@ class LocalScheduler(Scheduler):
         super().__init__(parallel_size, generate_log, task_name)
         self.gpus_per_trial = check_int(gpus_per_trial,
                                              'scheduler.gpus_per_trial')
-        pool = [str(g) for g in gpus] if gpus is not None else \
+        pool = gpu_pool(gpus) if gpus is not None else \
             (visible_gpus() if self.gpus_per_trial else [])
         if self.gpus_per_trial and len(pool) < self.gpus_per_trial:
             raise ConfigError(
                 f'scheduler.gpus_per_trial: {self.gpus_per_trial} GPU(s) per '
-                f'trial, but only {len(pool)} visible ({pool})')
+                f'trial, but only {len(pool)} to share out '
+                f'({",".join(pool) or "none"}; scheduler.gpus or '
+                'CUDA_VISIBLE_DEVICES sets them)')
         self.free_gpus = pool
         self.children: Dict[str, subprocess.Popen] = {}
         self.adopted: Dict[str, str] = {}  # job id -> script path
@@ -140,9 +180,13 @@ class LocalScheduler(Scheduler):
         return job_id
 
     def _release(self, job_id: str) -> None:
-        self.children.pop(job_id, None)
-        self.adopted.pop(job_id, None)
-        self.free_gpus.extend(json.loads(job_id)['gpus'])
+        """Forget the job; its GPUs are free again if it held them (a job
+        that ended while no controller ran never took them from the pool:
+        returning them would list them twice)."""
+        held = self.children.pop(job_id, None) is not None or \
+            self.adopted.pop(job_id, None) is not None
+        if held:
+            self.free_gpus.extend(json.loads(job_id)['gpus'])
 
     def poll(self, job_ids, trial_dirs):
         statuses = {}
@@ -224,7 +268,8 @@ class LocalScheduler(Scheduler):
             pid = _script_process(os.path.join(trial_dir, SCRIPT_FILE))
             if pid is None:
                 return None
-        job_id = json.dumps({'pid': pid, 'gpus': []})
+        job_id = json.dumps({'pid': pid, 'gpus': _script_gpus(
+            os.path.join(trial_dir, SCRIPT_FILE))})
         if read_exit_code(trial_dir) is not None:
             return job_id
         return job_id if self.attach(job_id, trial_dir) else None
