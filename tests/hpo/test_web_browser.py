@@ -18,10 +18,8 @@ from gml.search.optimize_mode import OptimizeMode
 from gml.search.store import TaskStore
 
 from ..conftest import REPO
-from .web_stores import start_serve, stop_serve, write_store
-
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
+from .web_stores import (headless_chromium, missing_browser, start_serve,
+                         stop_serve, write_store)
 
 TRIAL = textwrap.dedent('''
     import sys, time
@@ -36,27 +34,15 @@ TRIAL = textwrap.dedent('''
 
 
 def browser_or_skip():
-    """Selenium's Chrome driver on Debian's chromium, or skip (fail in CI)."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER)
-               if not os.path.exists(path)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append('the selenium package (pip install -e ".[tests]")')
+    """The headless browser, or skip (fail in CI, which must have it)."""
+    missing = missing_browser()
     if missing:
         reason = ('no headless browser: missing ' + ', '.join(missing)
                   + ' (apt-get install -y chromium chromium-driver)')
         if os.environ.get('CI'):
             pytest.fail(reason + '; CI must run the browser test')
         pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ('--headless=new', '--no-sandbox', '--disable-gpu',
-                '--disable-dev-shm-usage', '--window-size=1300,1800'):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return headless_chromium()
 
 
 def wait_until(condition, timeout, what):

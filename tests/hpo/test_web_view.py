@@ -134,6 +134,23 @@ def test_importance_ranks_the_parameter_that_sets_the_reward_first(
     assert answer['trials'] == 42  # the COMPLETED ones (7 in 10)
 
 
+def test_importance_is_not_refitted_for_every_new_trial(root, served):
+    db = write_store(root, trials=20)
+    web = served()
+    assert web.json('/api/importance?task=synthetic')['trials'] == 14
+
+    def complete(count):
+        writer = TaskStore(db)
+        for _ in range(count):
+            trial = writer.add_trial({'x': 0.3, 'noise': 1.0, 'opt': 'sgd'})
+            writer.update_trial(trial, state='COMPLETED', reward=100.0)
+        writer.close()
+    complete(1)  # 15 < 1.2 x 14: the answer computed before
+    assert web.json('/api/importance?task=synthetic')['trials'] == 14
+    complete(2)  # 17 >= 1.2 x 14: computed again
+    assert web.json('/api/importance?task=synthetic')['trials'] == 17
+
+
 def test_unchanged_and_new_metric_rows_only(root, served):
     db = write_store(root, trials=5, steps=4)
     web = served()

@@ -1,5 +1,6 @@
 """Task stores written directly (as a controller writes them) for the web
-view's tests and benchmark, and a ``search-ctl serve`` runner."""
+view's tests and benchmark, a ``search-ctl serve`` runner and the headless
+browser."""
 import json
 import os
 import random
@@ -8,7 +9,10 @@ import subprocess
 import sys
 import time
 
-from ..conftest import REPO
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
 
 CONFIG = {'task': {'template': 'python train.py {x} {noise} {opt}',
                    'search_args': {}},
@@ -117,3 +121,26 @@ def stop_serve(process):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def missing_browser():
+    """What the headless browser lacks here (empty: nothing)."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER)
+               if not os.path.exists(path)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append('the selenium package (pip install -e ".[tests]")')
+    return missing
+
+
+def headless_chromium(width=1300, height=1800):
+    """Selenium driving Debian's chromium, headless (no browser download)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ('--headless=new', '--no-sandbox', '--disable-gpu',
+                '--disable-dev-shm-usage', f'--window-size={width},{height}'):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

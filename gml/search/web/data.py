@@ -142,6 +142,10 @@ class TaskReader:
         return json.dumps([list(row), states, self.last_metric_row(),
                            meta.get('state')], separators=(',', ':'))
 
+    def completed_count(self) -> int:
+        return self.db.execute('SELECT COUNT(*) FROM trials WHERE state = ?',
+                               (TrialState.COMPLETED.value, )).fetchone()[0]
+
     def last_metric_row(self) -> int:
         row = self.db.execute('SELECT MAX(rowid) FROM metrics').fetchone()
         return int(row[0] or 0)

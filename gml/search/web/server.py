@@ -87,6 +87,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
+#: a task's importance: (completed trials, when computed, the answer)
+Cached = Tuple[int, float, Dict[str, Any]]
+
+
 class HTTPError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -103,7 +107,7 @@ class ViewServer(http.server.ThreadingHTTPServer):
                  only: Optional[str] = None, allow_stop: bool = False):
         self.root, self.only, self.allow_stop = root, only, allow_stop
         self.loopback = is_loopback(address[0])
-        self._importance: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+        self._importance: Dict[str, Cached] = {}
         self._importance_lock = threading.Lock()
         family = socket.AF_INET6 if ':' in address[0] else socket.AF_INET
         self.address_family = family
@@ -121,19 +125,34 @@ class ViewServer(http.server.ThreadingHTTPServer):
         return data.TaskReader(self.root, name)
 
     def importance(self, name: str) -> Dict[str, Any]:
-        """The task's parameter importance, computed again only when its
-        trials changed."""
+        """The task's parameter importance. While a search runs it is
+        computed again only when the completed trials grew by a fifth or
+        ``IMPORTANCE_EVERY`` seconds passed (a forest fit costs the cores
+        the trials run on)."""
         with self._importance_lock, self.reader(name) as reader:
-            stamp = reader.stamp()
+            completed = reader.completed_count()
             cached = self._importance.get(name)
-            if cached is None or cached[0] != stamp:
+            if cached is None or _stale(cached, completed):
                 trials = reader.trials()
                 names: Dict[str, None] = {}
                 for trial in trials:
                     names.update(dict.fromkeys(trial['params']))
-                cached = (stamp, importance(trials, list(names)))
+                cached = (completed, time.monotonic(),
+                          importance(trials, list(names)))
                 self._importance[name] = cached
-            return cached[1]
+            return cached[2]
+
+
+#: seconds after which a changed task's importance is computed again
+IMPORTANCE_EVERY = 30.0
+
+
+def _stale(cached: Cached, completed: int) -> bool:
+    count, when, _ = cached
+    if completed == count:
+        return False
+    return completed >= 1.2 * count or \
+        time.monotonic() - when >= IMPORTANCE_EVERY
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

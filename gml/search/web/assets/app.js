@@ -439,13 +439,15 @@ async function loadImportance() {
   const d = view.data;
   const done = d.trials.filter(t => t.state === 'COMPLETED').length;
   const box = $('importance-box');
-  if (view.importanceFor && view.importanceFor.done === done && view.importanceFor.task === d.name) {
+  const last = view.importanceFor;
+  // asked again when trials completed since, at most every 10 s
+  if (last && last.task === d.name && (last.done === done || Date.now() - last.at < 10000)) {
     drawImportance(box, view.importanceFor.answer);
     return;
   }
   try {
     const answer = await getJSON('/api/importance?task=' + encodeURIComponent(d.name));
-    view.importanceFor = { task: d.name, done, answer };
+    view.importanceFor = { task: d.name, done, answer, at: Date.now() };
     if (view.data === d || view.task === d.name) drawImportance($('importance-box'), answer);
   } catch (error) {
     box.replaceChildren(h('p', { class: 'error' }, 'importance: ' + error.message));
@@ -459,13 +461,21 @@ function drawImportance(box, answer) {
     box.appendChild(h('p', { class: 'note', id: 'importance-note' }, 'parameter importance: ' + answer.note));
     return;
   }
+  if (window.gmlImportanceShown === undefined) window.gmlImportanceShown = performance.now();
   Charts.bars(box, answer.params.map(p => ({ name: p.name, value: p.importance })),
     { id: 'importance', width: 620, title: `parameter importance (${answer.method}, ${answer.trials} trials)` });
 }
 
+// Counts the renders, and keeps when the first one ended (ms after the page
+// started to load) for the benchmark.
 function finishedRender() {
   view.renders += 1;
   document.body.dataset.renders = String(view.renders);
+  if (window.gmlFirstRender === undefined) {
+    window.gmlFirstRender = performance.now();
+    // drawn on screen: after the next frame's layout and paint
+    requestAnimationFrame(() => setTimeout(() => { window.gmlFirstPaint = performance.now(); }, 0));
+  }
 }
 
 // -- routing and polling -----------------------------------------------------
@@ -485,6 +495,10 @@ function route() {
 
 async function refresh(fresh) {
   clearTimeout(view.timer);
+  if (document.hidden && !fresh) {  // a tab out of sight asks for nothing
+    view.timer = setTimeout(() => refresh(false), POLL_MS);
+    return;
+  }
   try {
     if (view.task === null) await showList();
     else await showTask(fresh);
@@ -496,4 +510,5 @@ async function refresh(fresh) {
 }
 
 window.addEventListener('hashchange', route);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(false); });
 route();
