@@ -19,6 +19,7 @@ import socket
 import sqlite3
 import time
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
 from ..optimize_mode import OptimizeMode
 from ..store import TaskState, TrialState
@@ -48,8 +49,7 @@ class NotFound(Exception):
 def connect(db_path: str) -> sqlite3.Connection:
     """A read-only connection to a task store; it never writes, not even
     a journal, and waits at most 5 s for a busy store."""
-    uri = 'file:' + os.path.abspath(db_path).replace('?', '%3f') \
-        .replace('#', '%23') + '?mode=ro'
+    uri = 'file:' + quote(os.path.abspath(db_path)) + '?mode=ro'
     db = sqlite3.connect(uri, uri=True, timeout=5,
                          check_same_thread=False)
     db.execute('PRAGMA query_only = 1')
