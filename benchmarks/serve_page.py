@@ -2,8 +2,8 @@
 costs a running search.
 
 Usage: python benchmarks/serve_page.py [--trials 1000] [--steps 100]
-       [--loads 3] [--overhead-trials 120] [--parallel 8] [--seconds 1]
-       [--repeats 2]
+       [--loads 3] [--overhead-trials 120] [--parallel 8]
+       [--seconds 1] [--repeats 2]
 
 1. Page: writes a finished task of N trials x S steps, starts
    `search-ctl serve` on it and opens the task's page in headless Chromium
@@ -11,8 +11,8 @@ Usage: python benchmarks/serve_page.py [--trials 1000] [--steps 100]
    start of navigation until the table, the curves, the parameter views and
    the parallel coordinates are drawn and painted (median), and until the
    importance chart is (already computed by then: its first computation is
-   api_importance_first_s); plus the server's answer times (whole task; a poll with
-   nothing new; importance, computed once and then cached).
+   api_importance_first_s); plus the server's answer times (whole task;
+   a poll with nothing new; importance, computed once and then cached).
 2. Overhead: runs the controller benchmark's search (hpo_controller.py:
    trials that sleep, P at a time) in turn alone, with `search-ctl serve`
    and the page open on it in the browser (polling every 2 s, redrawn on

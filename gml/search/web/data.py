@@ -236,7 +236,16 @@ class TaskReader:
         """The task's page: its summary, trials and curves. With the
         ``stamp`` of the page's copy, only whether it changed; with
         ``after`` (the last metric row the page has), only newer curve
-        points (``curves_from`` says which applies)."""
+        points (``curves_from`` says which applies). Read in one short
+        read transaction: one snapshot, which never blocks the writer."""
+        self.db.execute('BEGIN')
+        try:
+            return self._detail(stamp, after)
+        finally:
+            self.db.execute('COMMIT')
+
+    def _detail(self, stamp: Optional[str],
+                after: Optional[int]) -> Dict[str, Any]:
         now_stamp = self.stamp()
         if stamp is not None and stamp == now_stamp:
             return dict(name=self.name, stamp=now_stamp, unchanged=True,
@@ -246,11 +255,8 @@ class TaskReader:
             after = 0
         meta = self.meta()
         trials = self.trials()
-        names: Dict[str, None] = {}
-        for trial in trials:
-            names.update(dict.fromkeys(trial['params']))
         return dict(name=self.name, stamp=now_stamp, unchanged=False,
-                    summary=self.summary(), params=list(names),
+                    summary=self.summary(), params=param_names(trials),
                     trials=trials, curves=self.curves(after),
                     curves_from=after, last_metric_row=last,
                     config=self.config_text(meta),
@@ -334,6 +340,15 @@ def tail(path: str) -> str:
     if size > LOG_TAIL_BYTES:
         lines = lines[1:]  # the first may be cut
     return '\n'.join(lines[-LOG_TAIL_LINES:])
+
+
+def param_names(trials: List[Dict[str, Any]]) -> List[str]:
+    """Every (flattened) parameter name of the trials, in first-seen
+    order."""
+    names: Dict[str, None] = {}
+    for trial in trials:
+        names.update(dict.fromkeys(trial['params']))
+    return list(names)
 
 
 def task_list(root: str) -> List[Dict[str, Any]]:

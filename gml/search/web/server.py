@@ -134,11 +134,8 @@ class ViewServer(http.server.ThreadingHTTPServer):
             cached = self._importance.get(name)
             if cached is None or _stale(cached, completed):
                 trials = reader.trials()
-                names: Dict[str, None] = {}
-                for trial in trials:
-                    names.update(dict.fromkeys(trial['params']))
                 cached = (completed, time.monotonic(),
-                          importance(trials, list(names)))
+                          importance(trials, data.param_names(trials)))
                 self._importance[name] = cached
             return cached[2]
 
