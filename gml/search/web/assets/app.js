@@ -146,7 +146,7 @@ function renderTask() {
       h('label', {}, 'state ', stateFilter()),
       h('span', { id: 'shown', class: 'note' })),
     h('div', { class: 'table-box' }, trialTable()),
-    h('div', { id: 'trial-detail', hidden: '' }),
+    kept('trial-detail', () => h('div', { id: 'trial-detail', hidden: '' })),
     h('h2', {}, 'Learning curves and best so far'),
     h('div', { class: 'controls' }, h('label', {}, 'metric ', metricSelect(metricNames)),
       legend()),
@@ -154,7 +154,8 @@ function renderTask() {
     h('h2', {}, 'Parameters'),
     h('div', { class: 'charts', id: 'param-charts' }),
     h('div', { class: 'charts', id: 'parallel-box' }),
-    h('div', { class: 'charts', id: 'importance-box' }, h('p', { class: 'note' }, 'importance: computing ...')),
+    kept('importance-box', () => h('div', { class: 'charts', id: 'importance-box' },
+      h('p', { class: 'note' }, 'importance: computing ...'))),
     h('h2', {}, 'Config and commands'),
     h('pre', { id: 'commands' }, `# resume the task\n${d.commands.resume}\n# stop it\n${d.commands.stop}\n# its table in the terminal\n${d.commands.show}`),
     h('pre', { id: 'config' }, d.config));
@@ -167,6 +168,13 @@ function renderTask() {
   document.querySelector('.table-box').scrollTop = scroll.table;
   window.scrollTo(0, scroll.page);
   finishedRender();
+}
+
+// The element with this id on the page of the same task (redrawn in place
+// later, so the page does not jump), else a new one.
+function kept(id, make) {
+  const old = $(id);
+  return old && $('task-name') && $('task-name').textContent === view.data.name ? old : make();
 }
 
 function renderSummary() {
