@@ -2,6 +2,7 @@
 fp32 (latency, file size) and the QAT training step vs the fp32 one.
 
 Usage: python benchmarks/qat_speed.py [--repeats 30] [--threads 1]
+       [--device cpu|cuda]
 
 For ResNet-18 CIFAR-10 (32x32) and the digits ResNet (16x16), built from
 the shipped IAO configs (fbgemm backend, region backbone.conv1..backbone):
@@ -12,7 +13,8 @@ the shipped IAO configs (fbgemm backend, region backbone.conv1..backbone):
    fp32 and int8 through torch.compile with frozen weights (int8 kernels
    need it); target int8 / fp32 <= 0.5;
 3. one training step (forward, backward, SGD step) of the QAT graph vs the
-   fp32 model at batch 64.
+   fp32 model at batch 64; with --device cuda, this part alone, on the GPU
+   (the int8 kernels of 1. and 2. are the CPU's).
 Weights are as initialised: speed and size do not depend on training.
 Prints one JSON line.
 """
@@ -69,20 +71,31 @@ def step_fn(model, batch, labels):
     return step
 
 
-def measure(name, config, repeats, tmp):
+def train_steps(plain, qat, shape, repeats, device):
+    """Median ms of a training step at batch 64 on ``device``: the fp32
+    model and the QAT graph, interleaved."""
+    import torch
+    batch = torch.rand(64, *shape[1:], device=device)
+    labels = torch.randint(0, 10, (64, ), device=device)
+    plain.to(device).train(), qat.to(device).train()
+    return interleaved_medians(
+        {'fp32': step_fn(plain, batch, labels),
+         'qat': step_fn(qat, batch, labels)}, max(5, repeats // 3), device)
+
+
+def measure(name, config, repeats, tmp, device='cpu'):
     import torch
 
     from gml.apis.program import WithPreprocessing, load_program, save_program
     model, algorithm, cfg = build(config)
     shape = algorithm.quantizer.input_shape
     qat = algorithm.model
-    # training steps: QAT graph vs fp32 eager
-    batch = torch.rand(64, *shape[1:])
-    labels = torch.randint(0, 10, (64, ))
-    plain = model.train()
-    steps = interleaved_medians(
-        {'fp32': step_fn(plain, batch, labels),
-         'qat': step_fn(qat.train(), batch, labels)}, max(5, repeats // 3))
+    steps = train_steps(model, qat, shape, repeats, device)
+    step_ratio = round(steps['qat'] / steps['fp32'], 3)
+    if device != 'cpu':  # the int8 kernels (fbgemm) are the CPU's
+        return dict(input_shape=list(shape), train_step_ms_batch64=steps,
+                    qat_step_ratio=step_ratio)
+    plain = model
     plain.eval()
     qat.eval()
     start = time.perf_counter()
@@ -123,7 +136,7 @@ def measure(name, config, repeats, tmp):
         int8_vs_fp32_compiled=round(latency['int8_compiled'] /
                                     latency['fp32_compiled'], 3),
         train_step_ms_batch64=steps,
-        qat_step_ratio=round(steps['qat'] / steps['fp32'], 3),
+        qat_step_ratio=step_ratio,
         convert_s=round(convert_s, 1), first_calls_s=round(compile_s, 1),
         int8_compiled_vs_eager_argmax=round(float(agree), 3))
 
@@ -132,15 +145,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--repeats', type=int, default=30)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--device', default='cpu', help='cpu, or cuda for '
+                        'the training steps alone (3.)')
     args = parser.parse_args()
     import torch
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore')
     with tempfile.TemporaryDirectory() as tmp:
-        results = {name: measure(name.split()[0], config, args.repeats, tmp)
+        results = {name: measure(name.split()[0], config, args.repeats, tmp,
+                                 args.device)
                    for name, config in CONFIGS.items()}
-    print(json.dumps(dict(benchmark='qat_speed', threads=args.threads,
-                          results=results, machine=machine())))
+    print(json.dumps(dict(benchmark='qat_speed', device=args.device,
+                          threads=args.threads, results=results,
+                          machine=machine())))
 
 
 if __name__ == '__main__':
