@@ -51,7 +51,7 @@ class Run:
 
 
 def gpu_search_config(tmp_path, points: int, scheduler: str, slow: int = 0,
-                      long: float = 3.0, base: float = 0.3,
+                      long: float = 3.0, base: float = 1.0,
                       torch: bool = False):
     """A grid search over x = 0 .. points-1 of the trial program: trials
     x < ``slow`` hold ``long`` s, the others ``base`` + 0.15 (2x mod 3) s

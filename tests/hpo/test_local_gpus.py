@@ -143,7 +143,7 @@ def test_resume_after_kill_9_keeps_the_gpus_disjoint(tmp_path,
     on their own, it gets each GPU back once: either way no two trials share
     a GPU at the same time, and all 9 complete."""
     config = gpu_search_config(tmp_path, 9, _local(), slow=3,
-                               long=1.0 if orphans_end_first else 4.0)
+                               long=2.0 if orphans_end_first else 5.0)
     _kill_controller_after(tmp_path, config, 3)
     if orphans_end_first:
         _wait_until_ended(tmp_path, 3)
