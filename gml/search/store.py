@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from urllib.parse import quote
 
 from .optimize_mode import OptimizeMode
 
@@ -113,6 +114,18 @@ def _trial(row: Tuple) -> Trial:
     return Trial(row[0], json.loads(row[1]), *row[2:])
 
 
+def connect_read_only(path: str, timeout: float = 10) -> sqlite3.Connection:
+    """A connection to a task store that cannot write, not even a journal
+    (``mode=ro``, ``query_only``), usable from any thread, waiting at most
+    ``timeout`` seconds for a busy store; the controller, the only writer,
+    is never locked out by it."""
+    uri = 'file:' + quote(os.path.abspath(path)) + '?mode=ro'
+    db = sqlite3.connect(uri, uri=True, timeout=timeout,
+                         check_same_thread=False)
+    db.execute('PRAGMA query_only = 1')
+    return db
+
+
 class TaskStore:
     """Read and write one task's database.
 
@@ -134,8 +147,7 @@ class TaskStore:
         if readonly:
             if not os.path.isfile(path):
                 raise FileNotFoundError(path)
-            uri = f'file:{os.path.abspath(path)}?mode=ro'
-            self.db = sqlite3.connect(uri, uri=True, timeout=10)
+            self.db = connect_read_only(path, timeout=10)
         else:
             self.db = sqlite3.connect(path, timeout=30)
             self.db.execute('PRAGMA journal_mode=WAL')

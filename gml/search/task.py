@@ -10,11 +10,25 @@
 """
 import fcntl
 import os
-from typing import List, Optional
+import time
+from typing import Any, Dict, List, Optional
 
 from ..errors import GMLError
+from .store import TaskState
 
 DEFAULT_ROOT = os.environ.get('GML_SEARCH_ROOT', 'search_tasks')
+
+#: a controller whose heartbeat (every 2 s) is younger than this is taken
+#: as alive where its lock cannot be seen (another host, or a reader that
+#: must not touch the lock)
+ALIVE_SECONDS = 30.0
+
+
+def heartbeat_fresh(meta: Dict[str, Any]) -> bool:
+    """True if the store's meta shows a running task whose controller's
+    heartbeat is younger than :data:`ALIVE_SECONDS`."""
+    return meta.get('state') == TaskState.RUNNING and \
+        time.time() - float(meta.get('heartbeat') or 0) < ALIVE_SECONDS
 
 
 class TaskDir:
@@ -42,6 +56,11 @@ class TaskDir:
     @property
     def stop_file(self) -> str:
         return os.path.join(self.path, 'STOP')
+
+    def request_stop(self) -> None:
+        """Ask the running controller to stop the task (it polls for the
+        STOP file)."""
+        open(self.stop_file, 'w').close()
 
     def trial_dir(self, trial_id: int) -> str:
         return os.path.join(self.path, 'trials', str(trial_id))

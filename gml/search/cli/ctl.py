@@ -106,21 +106,16 @@ def open_task(name, root):
     return task, store, cfg
 
 
-#: a controller on another host is taken as alive while its heartbeat
-#: (every 2 s) is younger than this (a lock is not seen across hosts)
-ALIVE_SECONDS = 30.0
-
-
 def controller_alive(task, meta) -> bool:
     """True while a controller runs the task: it holds the task's lock, or
     (on another host, where the lock may not be visible) its heartbeat is
     fresh."""
+    from ..task import heartbeat_fresh
     if task.is_locked():
         return True
     other_host = meta.get('controller_host') not in (None,
                                                      socket.gethostname())
-    return other_host and meta.get('state') == TaskState.RUNNING and \
-        time.time() - meta.get('heartbeat', 0) < ALIVE_SECONDS
+    return other_host and heartbeat_fresh(meta)
 
 
 def task_state(task, meta) -> str:
@@ -219,7 +214,7 @@ def cmd_show(args) -> None:
 def cmd_stop(args) -> None:
     task, store, cfg = open_task(args.task, args.root)
     if task.is_locked():
-        open(task.stop_file, 'w').close()
+        task.request_stop()
         deadline = time.monotonic() + 30
         while task.is_locked() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -103,17 +103,37 @@ def read_starts(trial_dir: str) -> int:
         return 0
 
 
-def log_tail(trial_dir: str, lines: int = 20) -> str:
-    """The last lines of the trial's log, for a FAILED trial's message."""
-    path = os.path.join(trial_dir, LOG_FILE)
+def file_tail(path: str, lines: int, max_bytes: int) -> str:
+    """The last ``lines`` lines of a text file, read from at most its last
+    ``max_bytes`` bytes (a line cut there is left out); '' if unreadable."""
     try:
         with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            text = f.read().decode(errors='replace')
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - max_bytes))
+            text = f.read().decode('utf-8', 'replace').splitlines()
     except OSError:
         return ''
-    return '\n'.join(text.splitlines()[-lines:])
+    if size > max_bytes:
+        text = text[1:]
+    return '\n'.join(text[-lines:])
+
+
+def log_tail(trial_dir: str, lines: int = 20) -> str:
+    """The last lines of the trial's log, for a FAILED trial's message."""
+    return file_tail(os.path.join(trial_dir, LOG_FILE), lines, 8192)
+
+
+def script_export(script: str, name: str) -> Optional[str]:
+    """The value ``run.sh`` (as :func:`write_script` writes it) exports for
+    the environment variable ``name``; None if it exports none."""
+    try:
+        with open(script) as f:
+            for line in f:
+                if line.startswith(f'export {name}='):
+                    return shlex.split(line.split('=', 1)[1])[0]
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 class Scheduler(ABC):

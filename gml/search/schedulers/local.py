@@ -12,7 +12,7 @@ from ...errors import ConfigError
 from ...utils.checks import check_int
 from ..registry import SCHEDULERS
 from .base import (LOG_FILE, SCRIPT_FILE, JobStatus, Scheduler,
-                   read_exit_code, write_script)
+                   read_exit_code, script_export, write_script)
 
 KILL_GRACE_SECONDS = 5.0
 
@@ -56,15 +56,8 @@ def gpu_pool(gpus) -> List[str]:
 
 def _script_gpus(script: str) -> List[str]:
     """The GPUs a trial's run.sh exports (launch writes them there)."""
-    try:
-        with open(script) as f:
-            for line in f:
-                if line.startswith('export CUDA_VISIBLE_DEVICES='):
-                    value = line.split('=', 1)[1].strip().strip("'")
-                    return [g for g in value.split(',') if g]
-    except OSError:
-        pass
-    return []
+    value = script_export(script, 'CUDA_VISIBLE_DEVICES') or ''
+    return [g for g in value.split(',') if g]
 
 
 def _alive(pid: int) -> bool:

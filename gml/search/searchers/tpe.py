@@ -251,13 +251,12 @@ class TPESearcher(LoggedSearcher):
     def observe_steps(self, params: Params, steps: Sequence[float],
                       completed: bool, reward: Optional[float]) -> None:
         wanted = self._optuna_params(params)
-        ended = [r for r in self._records
-                 if r.state != RUNNING and r.params == wanted]
+        record = next((r for r in reversed(self._records)  # the latest
+                       if r.state != RUNNING and r.params == wanted), None)
         values = [float(self.utility(v)) for v in steps]
-        if wanted is None or not ended or \
+        if wanted is None or record is None or \
                 not all(map(math.isfinite, values)):
             return
-        record = ended[-1]  # the latest trial with these params
         if completed:
             record.state, record.steps = COMPLETE, None
             record.value = float(self.utility(reward))

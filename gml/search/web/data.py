@@ -19,11 +19,11 @@ import socket
 import sqlite3
 import time
 from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import quote
 
 from ..optimize_mode import OptimizeMode
-from ..store import TaskState, TrialState
-from ..task import list_tasks
+from ..schedulers.base import file_tail
+from ..store import TaskState, TrialState, connect_read_only
+from ..task import heartbeat_fresh, list_tasks
 
 #: the trials columns the view reads, with the value a store without one
 #: gives (stores from earlier versions lack the later columns)
@@ -31,9 +31,6 @@ TRIAL_COLUMNS = (('id', None), ('params', '{}'), ('state', 'WAITING'),
                  ('reward', None), ('created', None), ('started', None),
                  ('ended', None), ('attempts', 0), ('message', None),
                  ('paused_reward', None))
-
-#: a controller whose heartbeat (every 2 s) is younger than this is alive
-ALIVE_SECONDS = 30.0
 
 #: how much of a trial's log the trial view shows
 LOG_TAIL_BYTES = 64 * 1024
@@ -44,16 +41,6 @@ _DECISION = re.compile(r'after (\d+) steps')
 
 class NotFound(Exception):
     """A task, trial or file the request names does not exist (404)."""
-
-
-def connect(db_path: str) -> sqlite3.Connection:
-    """A read-only connection to a task store; it never writes, not even
-    a journal, and waits at most 5 s for a busy store."""
-    uri = 'file:' + quote(os.path.abspath(db_path)) + '?mode=ro'
-    db = sqlite3.connect(uri, uri=True, timeout=5,
-                         check_same_thread=False)
-    db.execute('PRAGMA query_only = 1')
-    return db
 
 
 def inside(base: str, path: str) -> bool:
@@ -78,8 +65,10 @@ class TaskReader:
             raise NotFound(f'no task {name!r}')
         self.root, self.name = root, name
         self.path = os.path.join(root, name)
-        self.db = connect(os.path.join(self.path, 'task.db'))
+        self.db = connect_read_only(os.path.join(self.path, 'task.db'),
+                                    timeout=5)
         self._columns: Dict[str, List[str]] = {}
+        self._meta: Optional[Dict[str, Any]] = None
 
     def __enter__(self) -> 'TaskReader':
         return self
@@ -103,15 +92,17 @@ class TaskReader:
         return path
 
     def meta(self) -> Dict[str, Any]:
-        if 'key' not in self.columns('meta'):
-            return {}
-        meta = {}
-        for key, value in self.db.execute('SELECT key, value FROM meta'):
-            try:
-                meta[key] = json.loads(value)
-            except (TypeError, ValueError):
-                meta[key] = value
-        return meta
+        """The task's meta table, read once per reader (one request)."""
+        if self._meta is None:
+            self._meta = {}
+            if 'key' in self.columns('meta'):
+                for key, value in self.db.execute(
+                        'SELECT key, value FROM meta'):
+                    try:
+                        self._meta[key] = json.loads(value)
+                    except (TypeError, ValueError):
+                        self._meta[key] = value
+        return self._meta
 
     def trials(self, trial_id: Optional[int] = None) -> List[Dict[str, Any]]:
         """The trials (or the one ``trial_id``) as dicts, by id; params
@@ -192,7 +183,7 @@ class TaskReader:
         state = meta.get('state', 'UNKNOWN')
         if state != TaskState.RUNNING:
             return state
-        if time.time() - float(meta.get('heartbeat') or 0) < ALIVE_SECONDS:
+        if heartbeat_fresh(meta):
             return TaskState.RUNNING
         pid = meta.get('controller_pid')
         if meta.get('controller_host') == socket.gethostname() and pid:
@@ -285,7 +276,8 @@ class TaskReader:
             raise NotFound(f'task {self.name!r} has no trial {trial_id}')
         trial = found[0]
         log = self.file('trials', str(trial_id), 'log.txt')
-        trial.update(log_tail=tail(log) if log else None,
+        trial.update(log_tail=file_tail(log, LOG_TAIL_LINES, LOG_TAIL_BYTES)
+                     if log else None,
                      metrics=self.trial_metrics(trial_id))
         return trial
 
@@ -327,19 +319,6 @@ def decision(trial: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if trial.get('paused_reward') is not None:
         return dict(kind='promoted', step=None)
     return None
-
-
-def tail(path: str) -> str:
-    """The last lines of a text file (at most 64 KiB of it)."""
-    with open(path, 'rb') as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - LOG_TAIL_BYTES))
-        data = f.read()
-    lines = data.decode('utf-8', 'replace').splitlines()
-    if size > LOG_TAIL_BYTES:
-        lines = lines[1:]  # the first may be cut
-    return '\n'.join(lines[-LOG_TAIL_LINES:])
 
 
 def param_names(trials: List[Dict[str, Any]]) -> List[str]:

@@ -35,6 +35,7 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from ...errors import ConfigError
+from ..task import TaskDir
 from . import data
 from .importance import importance
 
@@ -261,7 +262,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if reader.state(reader.meta()) != 'RUNNING':
                 raise HTTPError(409, f'task {reader.name!r} has no running '
                                 'controller')
-            open(os.path.join(reader.path, 'STOP'), 'w').close()
+            TaskDir(reader.name, reader.root).request_stop()
         self.send_json(dict(ok=True, message='stop requested: the '
                             'controller stops the running trials and ends '
                             'the task'))
