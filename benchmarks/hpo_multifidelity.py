@@ -270,6 +270,8 @@ class GmlDriver:
 class OptunaDriver:
     """Optuna's TPESampler and HyperbandPruner through ask/tell."""
 
+    restarts = False  # it never resumes a trial
+
     def __init__(self, table, seed, min_resource=1):
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -347,7 +349,7 @@ def simulate(table, driver, horizon, workers=4):
             running[trial_id] = paused.pop(trial_id)
             trials[trial_id][2] = 'running'
             index, history = running[trial_id][1:]
-            redo = len(history) if getattr(driver, 'restarts', False) else 0
+            redo = len(history) if driver.restarts else 0
             epochs_done += redo
             heapq.heappush(events, (now + table.seconds[index] * (redo + 1),
                                     trial_id))
